@@ -105,6 +105,8 @@ export class MembershipCore {
   private readonly peers = new Map<number, PeerState>();
   private readonly guard = new ReplayGuard();
   private readonly rows = new Map<number, Row>();
+  /** Our clock when each node's row last advanced; a row that stops advancing is stale. */
+  private readonly rowFreshAt = new Map<number, number>();
   private readonly seqOn = new Map<number, number>();
   private readonly localLinks = new Map<number, { up: boolean; reason: string }>();
   private readonly drops: Record<string, number> = {};
@@ -275,7 +277,7 @@ export class MembershipCore {
       peer.echoRecvAt_ms = now_ms;
     }
     this.maxViewId = Math.max(this.maxViewId, hb.maxViewId, hb.installed.id, hb.accepted?.id ?? 0, hb.proposal?.id ?? 0);
-    for (const row of hb.rows) this.mergeRow(row, h.sender, fx);
+    for (const row of hb.rows) this.mergeRow(row, h.sender, fx, now_ms);
     const echo = hb.echoes.find((e) => e.node === this.cfg.self);
     if (echo && echo.time_ms > peer.leaseEchoTime_ms) {
       peer.leaseEchoTime_ms = echo.time_ms;
@@ -286,7 +288,7 @@ export class MembershipCore {
     return hb;
   }
 
-  private mergeRow(row: Row, from: number, fx: Effect[]): void {
+  private mergeRow(row: Row, from: number, fx: Effect[], now_ms: number): void {
     if (!this.votes.has(row.node)) return;
     if (row.node === this.cfg.self) {
       if (row.incarnation > this.cfg.incarnation) {
@@ -297,6 +299,7 @@ export class MembershipCore {
     const cur = this.rows.get(row.node);
     if (!cur || row.incarnation > cur.incarnation || (row.incarnation === cur.incarnation && row.version > cur.version)) {
       this.rows.set(row.node, row);
+      this.rowFreshAt.set(row.node, now_ms);
     }
   }
 
@@ -338,6 +341,21 @@ export class MembershipCore {
     };
   }
 
+  /**
+   * The rows the partition may trust. A live node's row advances with each of its heartbeats,
+   * directly or relayed; a row that has not advanced for the loss timeout belongs to a node that
+   * is gone, and its last word ("I hear host-a") must not keep a phantom edge alive.
+   */
+  private freshRows(now_ms: number): Map<number, Row> {
+    const out = new Map<number, Row>();
+    for (const [n, row] of this.rows) {
+      const at = this.rowFreshAt.get(n);
+      const stale = n !== this.cfg.self && (at === undefined || now_ms - at >= this.cfg.timing.lostTimeout_ms);
+      out.set(n, stale ? { ...row, heard: bit(n) } : row);
+    }
+    return out;
+  }
+
   private votesIn(mask: number): number {
     let v = 0;
     for (const n of nodesOf(mask)) v += this.votes.get(n) ?? 0;
@@ -369,7 +387,7 @@ export class MembershipCore {
   /** Returns true when something changed that peers should hear about now, not at the next beat. */
   private reconcile(now_ms: number, fx: Effect[]): boolean {
     this.rows.set(this.cfg.self, this.ownRow());
-    const cand = candidateOf(this.cfg.self, this.nodeIds, this.rows);
+    const cand = candidateOf(this.cfg.self, this.nodeIds, this.freshRows(now_ms));
     let urgent = cand !== this.candidate;
     this.candidate = cand;
     const coordinator = nodesOf(cand)[0] ?? this.cfg.self;

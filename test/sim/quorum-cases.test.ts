@@ -76,6 +76,22 @@ describe("quorum cases", () => {
     expect(sim.violations).toEqual([]);
   });
 
+  it("a node dying never costs the survivors their quorum, on any seed", () => {
+    for (let seed = 100; seed < 160; seed++) {
+      const sim = settled(seed);
+      const victim = sim.rng.pick([A, B, ARB]);
+      const survivors = [A, B, ARB].filter((x) => x !== victim);
+      sim.run(sim.rng.int(0, 100));
+      const before = survivors.map((id) => sim.quorumLosses(id));
+      sim.crash(victim);
+      sim.run(2500);
+      for (const [i, id] of survivors.entries()) {
+        expect(sim.quorumLosses(id) - before[i]!, `seed ${seed}, ${sim.nameOf(victim)} crashed${explain(sim)}`).toBe(0);
+        expect(members(sim, id)).toEqual(survivors);
+      }
+    }
+  });
+
   it("arb down: both hosts keep quorum", () => {
     const sim = settled(3);
     sim.crash(ARB);

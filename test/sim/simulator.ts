@@ -73,6 +73,8 @@ interface SimNode {
   rate: number;
   lastViewId: number;
   viewChanges: number;
+  quorumLosses: number;
+  wasQuorate: boolean;
 }
 
 interface QueuedEvent {
@@ -122,6 +124,8 @@ export class Simulator {
         rate: 1 + (this.rng.next() * 2 - 1) * this.opts.drift,
         lastViewId: 0,
         viewChanges: 0,
+        quorumLosses: 0,
+        wasQuorate: false,
       });
     }
   }
@@ -202,6 +206,7 @@ export class Simulator {
     n.incarnation += 1;
     n.up = true;
     n.lastViewId = 0;
+    n.wasQuorate = false;
     n.core = new MembershipCore(this.coreConfig(id, n.incarnation), this.key);
     this.note(`start ${n.spec.name} (incarnation ${n.incarnation})`);
     this.apply(id, n.core.start(this.localTime(n)));
@@ -275,6 +280,8 @@ export class Simulator {
           this.note(`${n.spec.name} view ${e.view.id} [${e.view.members.map((m) => this.nameOf(m)).join(" ")}]`);
           break;
         case "quorum":
+          if (!e.state.quorate && n.wasQuorate) n.quorumLosses += 1;
+          n.wasQuorate = e.state.quorate;
           this.note(`${n.spec.name} quorum ${e.state.quorate ? "yes" : "no"} (${e.state.votes}/${e.state.expected}${e.state.reason ? `: ${e.state.reason}` : ""})`);
           break;
         case "drop":
@@ -322,6 +329,11 @@ export class Simulator {
 
   core(id: number): MembershipCore | null {
     return this.nodes.get(id)?.core ?? null;
+  }
+
+  /** How often a node went from quorate to not quorate in this run. */
+  quorumLosses(id: number): number {
+    return this.nodes.get(id)?.quorumLosses ?? 0;
   }
 
   viewChanges(id: number): number {

@@ -1,0 +1,160 @@
+#!/usr/bin/env bun
+// hapd: every service and tool of the appliance in one binary. Subcommands stay thin: parse
+// options, call into the service, map errors to exit codes (2 = bad input, 1 = failure).
+import { Command, CommanderError } from "commander";
+import { ConfigError, DEFAULT_CONFIG, loadConfig } from "../shared/config.ts";
+import { KeyFileError, writeKeyFile } from "../shared/keyfile.ts";
+import { VERSION } from "../shared/version.ts";
+import { NodeRuntime, statusSocketPath } from "../node/runtime.ts";
+import { StatusError, queryStatus } from "../node/status-client.ts";
+import { renderStatus } from "../node/status.ts";
+import { defaultLabDir, labDown, labSocket, labUp, readLabState, startLabNode } from "../lab/lab.ts";
+
+const out = (line: string) => process.stdout.write(line.endsWith("\n") ? line : `${line}\n`);
+const err = (line: string) => process.stderr.write(line.endsWith("\n") ? line : `${line}\n`);
+
+class ExitError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function configOrExit(file: string) {
+  try {
+    return loadConfig(file);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ExitError(2, `invalid configuration: ${e.message}`);
+    throw e;
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command("hapd")
+    .description("hapd: the high-availability appliance (membership, quorum, resources, replication, fencing)")
+    .version(VERSION, "-V, --version-flag", "print the version")
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command("version")
+    .description("print the version of this build")
+    .action(() => {
+      out(`hapd ${VERSION}`);
+    });
+
+  program
+    .command("node")
+    .description("run this node's services in the foreground")
+    .option("-c, --config <file>", "node configuration", DEFAULT_CONFIG)
+    .action(async (o: { config: string }) => {
+      const cfg = configOrExit(o.config);
+      const rt = new NodeRuntime(cfg);
+      try {
+        await rt.start();
+      } catch (e) {
+        if (e instanceof KeyFileError) throw new ExitError(2, `cluster key: ${e.message}`);
+        throw new ExitError(1, `node failed to start: ${(e as Error).message}`);
+      }
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          rt.stop();
+          resolve();
+        };
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      });
+    });
+
+  program
+    .command("status")
+    .description("show membership, quorum and links as this node sees them")
+    .option("--json", "machine-readable output")
+    .option("-c, --config <file>", "node configuration (for the local node's socket)", DEFAULT_CONFIG)
+    .option("--node <name>", "ask that node of the lab (hapd demo) from outside its namespace")
+    .option("--lab-dir <dir>", "the lab's directory", defaultLabDir())
+    .option("--socket <path>", "ask the node listening on this status socket")
+    .action(async (o: { json?: boolean; config: string; node?: string; labDir: string; socket?: string }) => {
+      let socket = o.socket;
+      if (!socket && o.node) {
+        if (!readLabState(o.labDir)) throw new ExitError(1, `no lab in ${o.labDir}: start one with \`hapd demo\`, or name --lab-dir`);
+        socket = labSocket(o.labDir, o.node);
+      }
+      socket ??= statusSocketPath(configOrExit(o.config));
+      try {
+        const s = await queryStatus(socket);
+        out(o.json ? JSON.stringify(s, null, 2) : renderStatus(s));
+      } catch (e) {
+        if (e instanceof StatusError) throw new ExitError(1, `status: ${e.message}`);
+        throw e;
+      }
+    });
+
+  program
+    .command("demo")
+    .description("start the three-node lab (host-a, host-b, arb) on this machine, or remove it")
+    .option("--down", "stop the lab and remove everything it made")
+    .option("--restart <node>", "start a lab node again (after kill -9 or a fence)")
+    .option("--dir <dir>", "where the lab keeps its files", defaultLabDir())
+    .option("--prefix <prefix>", "prefix for namespace names (lets tests run beside a demo)", "")
+    .option("--loopback", "use loopback addresses instead of network namespaces")
+    .action(async (o: { down?: boolean; restart?: string; dir: string; prefix: string; loopback?: boolean }) => {
+      if (o.down) {
+        process.exitCode = await labDown({ dir: o.dir, out });
+        return;
+      }
+      if (o.restart) {
+        const state = readLabState(o.dir);
+        if (!state) throw new ExitError(1, `no lab in ${o.dir}`);
+        try {
+          out(`${o.restart} started, pid ${startLabNode(state, o.restart)}`);
+        } catch (e) {
+          throw new ExitError(1, (e as Error).message);
+        }
+        return;
+      }
+      process.exitCode = await labUp({ dir: o.dir, prefix: o.prefix, mode: o.loopback ? "loopback" : "auto", out });
+    });
+
+  program
+    .command("keygen")
+    .description("write a new cluster key (mode 0600); every node of the cluster needs the same key")
+    .option("-o, --out <file>", "where to write it", "/etc/hapd/cluster.key")
+    .option("--force", "replace an existing key")
+    .action((o: { out: string; force?: boolean }) => {
+      try {
+        writeKeyFile(o.out, o.force ?? false);
+      } catch (e) {
+        if (e instanceof KeyFileError) throw new ExitError(1, e.message);
+        throw new ExitError(1, `${o.out}: ${(e as Error).message}`);
+      }
+      out(`cluster key written to ${o.out} (mode 600); copy it to every node over a secure channel`);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (e) {
+    if (e instanceof ExitError) {
+      err(`hapd: ${e.message}`);
+      return e.code;
+    }
+    if (e instanceof CommanderError) {
+      // Help and version are "errors" to commander; usage mistakes are bad input.
+      return e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help" ? 0 : 2;
+    }
+    err(`hapd: ${(e as Error).stack ?? String(e)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,254 @@
+// `hapd demo`: builds the three-node lab on this machine and tears it down again.
+//
+// netns mode (root): namespaces host-a, host-b and arb, each with veths ring0 and ring1 into two
+// bridges that live in their own namespace (hapd-sw), and a socat pty pair as the serial line
+// between the hosts. loopback mode (not root, or no namespaces): 127.0.0.1 with distinct ports.
+// What was made is recorded in lab.json so that --down removes exactly that, and a second
+// `hapd demo` sees a running lab and says so.
+import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { writeKeyFile } from "../shared/keyfile.ts";
+import { queryStatus } from "../node/status-client.ts";
+import type { StatusReport } from "../node/status.ts";
+import { renderStatus } from "../node/status.ts";
+import { type LabMode, type LabNode, type LabPlan, netnsCommands, nodeConfigYaml, planLab } from "./plan.ts";
+
+export interface LabState {
+  version: 1;
+  mode: LabMode;
+  dir: string;
+  prefix: string;
+  namespaces: string[];
+  pids: Record<string, number>;
+  started: string;
+  command: string[];
+}
+
+export function defaultLabDir(): string {
+  if (process.env.HAPD_LAB_DIR) return process.env.HAPD_LAB_DIR;
+  return process.getuid?.() === 0 ? "/run/hapd-lab" : join(tmpdir(), `hapd-lab-${process.getuid?.() ?? "user"}`);
+}
+
+/** How to run this same program again: the compiled binary, or bun with the entry script. */
+export function selfCommand(): string[] {
+  const script = process.argv[1];
+  if (script && /\.(ts|js|mjs)$/.test(script) && existsSync(script)) return [process.execPath, script];
+  return [process.execPath];
+}
+
+export function readLabState(dir: string): LabState | null {
+  try {
+    return JSON.parse(readFileSync(join(dir, "lab.json"), "utf8")) as LabState;
+  } catch {
+    return null;
+  }
+}
+
+function writeLabState(s: LabState): void {
+  writeFileSync(join(s.dir, "lab.json"), `${JSON.stringify(s, null, 2)}\n`, { mode: 0o600 });
+}
+
+export function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie (exited, not yet reaped) still answers kill 0; it is not running.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return true;
+  }
+}
+
+function ip(args: string[], tolerate = false): boolean {
+  const r = spawnSync("ip", args, { encoding: "utf8" });
+  if (r.status !== 0 && !tolerate) throw new Error(`ip ${args.join(" ")}: ${(r.stderr || r.error?.message || "failed").trim()}`);
+  return r.status === 0;
+}
+
+function netnsExists(name: string): boolean {
+  return existsSync(`/run/netns/${name}`);
+}
+
+function canUseNetns(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  return spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).status === 0;
+}
+
+function haveSocat(): boolean {
+  return spawnSync("socat", ["-V"], { encoding: "utf8" }).status === 0;
+}
+
+function spawnDetached(argv: string[], logFile: string, opts: SpawnOptions = {}): number {
+  const fd = openSync(logFile, "a", 0o640);
+  const [cmd, ...args] = argv;
+  if (!cmd) throw new Error("empty command");
+  const child = spawn(cmd, args, { ...opts, detached: true, stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  child.unref();
+  if (!child.pid) throw new Error(`could not start ${cmd}`);
+  return child.pid;
+}
+
+export function nodeArgv(state: Pick<LabState, "mode" | "command">, node: LabNode): string[] {
+  const run = [...state.command, "node", "--config", node.config];
+  return state.mode === "netns" ? ["ip", "netns", "exec", node.netns, ...run] : run;
+}
+
+export function planOf(state: LabState): LabPlan {
+  return planLab({ mode: state.mode, dir: state.dir, prefix: state.prefix, serial: state.pids.socat !== undefined });
+}
+
+export function startLabNode(state: LabState, name: string): number {
+  const node = planOf(state).nodes.find((n) => n.name === name);
+  if (!node) throw new Error(`no lab node ${name}`);
+  if (alive(state.pids[name])) throw new Error(`${name} is already running (pid ${state.pids[name]})`);
+  const pid = spawnDetached(nodeArgv(state, node), join(node.dir, "node.log"));
+  state.pids[name] = pid;
+  writeFileSync(join(node.dir, "node.pid"), `${pid}\n`);
+  writeLabState(state);
+  return pid;
+}
+
+export async function waitFor<T>(what: string, timeout_ms: number, probe: () => Promise<T | null>): Promise<T> {
+  const deadline = Date.now() + timeout_ms;
+  let last: unknown = null;
+  while (Date.now() < deadline) {
+    try {
+      const v = await probe();
+      if (v !== null) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
+}
+
+export function labSocket(dir: string, name: string): string {
+  return join(dir, name, "run", "hapd.sock");
+}
+
+export async function labStatus(dir: string, name: string): Promise<StatusReport> {
+  return queryStatus(labSocket(dir, name));
+}
+
+export interface UpOptions {
+  dir: string;
+  prefix: string;
+  mode: "auto" | LabMode;
+  out: (line: string) => void;
+  command?: string[];
+  /** Extra YAML fields per node (tests use it for timing). */
+  extra?: Record<string, unknown>;
+}
+
+export async function labUp(o: UpOptions): Promise<number> {
+  const existing = readLabState(o.dir);
+  if (existing) {
+    const running = Object.entries(existing.pids).filter(([, pid]) => alive(pid));
+    const nsLeft = existing.namespaces.filter(netnsExists);
+    if (running.length > 0 || nsLeft.length > 0) {
+      o.out(`A lab is already running in ${o.dir} (started ${existing.started}, ${running.map(([n, p]) => `${n}=${p}`).join(" ")}).`);
+      o.out("Watch it with `hapd status --node host-a`, or remove it first with `hapd demo --down`.");
+      return 1;
+    }
+    rmSync(o.dir, { recursive: true, force: true });
+  }
+  let mode: LabMode = o.mode === "auto" ? (canUseNetns() ? "netns" : "loopback") : o.mode;
+  if (mode === "netns" && !canUseNetns()) {
+    o.out("network namespaces need root and iproute2; falling back to loopback addresses");
+    mode = "loopback";
+  }
+  const serial = haveSocat();
+  if (!serial) o.out("socat not found: the lab runs without the serial line (apt-get install socat)");
+  mkdirSync(o.dir, { recursive: true, mode: 0o700 });
+  const plan = planLab({ mode, dir: o.dir, prefix: o.prefix, serial });
+  const state: LabState = { version: 1, mode, dir: o.dir, prefix: o.prefix, namespaces: [], pids: {}, started: new Date().toISOString(), command: o.command ?? selfCommand() };
+  writeLabState(state);
+  try {
+    if (mode === "netns") {
+      for (const ns of [plan.switchNs, ...plan.nodes.map((n) => n.netns)]) {
+        if (netnsExists(ns)) throw new Error(`network namespace ${ns} already exists; remove it (ip netns del ${ns}) or use --prefix`);
+      }
+      for (const args of netnsCommands(plan)) {
+        ip(args);
+        if (args[0] === "netns" && args[1] === "add" && args[2]) {
+          state.namespaces.push(args[2]);
+          writeLabState(state);
+        }
+      }
+    }
+    writeKeyFile(plan.keyFile, true);
+    for (const n of plan.nodes) {
+      mkdirSync(n.dir, { recursive: true, mode: 0o700 });
+      writeFileSync(n.config, nodeConfigYaml(plan, n, o.extra), { mode: 0o600 });
+    }
+    if (plan.serialPair) {
+      const [a, b] = plan.serialPair;
+      state.pids.socat = spawnDetached(["socat", "-d", "-d", `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], join(o.dir, "socat.log"));
+      writeLabState(state);
+      await waitFor("the serial pty pair", 5000, async () => (existsSync(a) && existsSync(b) ? true : null));
+    }
+    for (const n of plan.nodes) startLabNode(state, n.name);
+    await waitFor("all three nodes to form one quorate view", 20_000, async () => {
+      const all = await Promise.all(plan.nodes.map((n) => labStatus(o.dir, n.name)));
+      return all.every((s) => s.view.members.length === 3 && s.quorum.quorate) ? all : null;
+    });
+  } catch (e) {
+    o.out(`lab failed to start: ${(e as Error).message}`);
+    o.out(`logs are in ${o.dir}; removing what was made`);
+    await labDown({ dir: o.dir, out: o.out, keepDir: true });
+    return 1;
+  }
+  const s = await labStatus(o.dir, "host-a");
+  o.out(renderStatus(s));
+  const hapd = state.command.join(" ");
+  o.out(`Lab is up (${mode} mode) in ${o.dir}.`);
+  o.out(`  status:  ${hapd} status --node host-b        (add --json for the machine view)`);
+  o.out(`  watch:   watch -n1 ${hapd} status --node host-a`);
+  o.out(`  logs:    tail -f ${o.dir}/*/node.log`);
+  if (mode === "netns") {
+    o.out(`  faults:  ip -n ${plan.nodes[0]!.netns} link set ring0 down`);
+    o.out(`           tc -n ${plan.nodes[0]!.netns} qdisc add dev ring0 root netem loss 20% delay 50ms 50ms`);
+  }
+  o.out(`  kill:    kill -9 $(cat ${o.dir}/host-b/node.pid)`);
+  o.out(`  remove:  ${hapd} demo --down`);
+  return 0;
+}
+
+export async function labDown(o: { dir: string; out: (line: string) => void; keepDir?: boolean }): Promise<number> {
+  const state = readLabState(o.dir);
+  if (!state) {
+    o.out(`no lab in ${o.dir}`);
+    return 0;
+  }
+  const pids = Object.entries(state.pids).filter(([, pid]) => alive(pid));
+  for (const [, pid] of pids) {
+    try {
+      process.kill(pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+  const deadline = Date.now() + 3000;
+  while (pids.some(([, pid]) => alive(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  for (const [, pid] of pids) {
+    if (!alive(pid)) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  for (const ns of state.namespaces) if (netnsExists(ns)) ip(["netns", "del", ns], true);
+  if (!o.keepDir) rmSync(o.dir, { recursive: true, force: true });
+  o.out(`lab in ${o.dir} removed (${pids.length} processes stopped, ${state.namespaces.length} namespaces deleted)`);
+  return 0;
+}

@@ -1,0 +1,160 @@
+// A serialport binding that works under Bun.
+//
+// serialport's stock binding (@serialport/bindings-cpp) reads through libuv's uv_poll, which Bun
+// does not implement: opening a port aborts the process. This binding keeps serialport's stream
+// API (@serialport/stream) and does the I/O with plain file descriptors instead:
+//  - line settings through stty(1) (raw, 8N1, the baud rate) with VMIN=0 VTIME=1, so a read
+//    blocks for at most 100 ms and returns 0 bytes when the line is quiet;
+//  - reads with async fs.read (Bun runs them off the event loop), looped until data arrives;
+//  - a UUCP lock file (/run/lock/LCK..ttyX) so two processes never share a line: the second
+//    gets "busy", as with the stock binding's exclusive lock.
+// Modem control lines (DTR/RTS/CTS...) are not used by the cluster's line and are reported as
+// unsupported rather than faked.
+import { spawnSync } from "node:child_process";
+import { closeSync, constants, existsSync, mkdirSync, openSync, read, readFileSync, realpathSync, rmSync, write, writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from "@serialport/bindings-interface";
+
+const LOCK_DIR = process.env.HAPD_LOCK_DIR ?? "/run/lock";
+
+function lockPath(device: string): string {
+  let real = device;
+  try {
+    real = realpathSync(device);
+  } catch {
+    real = device;
+  }
+  return `${LOCK_DIR}/LCK..${basename(real)}`;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function takeLock(device: string): string {
+  mkdirSync(LOCK_DIR, { recursive: true });
+  const path = lockPath(device);
+  try {
+    const holder = Number(readFileSync(path, "utf8").trim());
+    if (holder && holder !== process.pid && pidAlive(holder)) throw Object.assign(new Error(`${device} busy: locked by pid ${holder}`), { code: "EBUSY" });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EBUSY") throw e;
+  }
+  writeFileSync(path, `${String(process.pid).padStart(10)}\n`, { mode: 0o644 });
+  return path;
+}
+
+function stty(device: string, baudRate: number): void {
+  const r = spawnSync("stty", ["-F", device, String(baudRate), "raw", "-echo", "cs8", "-cstopb", "-parenb", "clocal", "min", "0", "time", "1"], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${device}: cannot set line settings: ${(r.stderr || r.error?.message || "stty failed").trim()}`);
+}
+
+class Canceled extends Error {
+  readonly canceled = true;
+  constructor() {
+    super("port closed");
+  }
+}
+
+export class TtyPort implements BindingPortInterface {
+  isOpen = true;
+  private reading: Promise<unknown> | null = null;
+
+  constructor(
+    readonly fd: number,
+    readonly openOptions: Required<OpenOptions>,
+    private readonly lock: string,
+  ) {}
+
+  async close(): Promise<void> {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    // A read in flight returns within VTIME (100 ms); close the fd only after it has.
+    await this.reading?.catch(() => undefined);
+    closeSync(this.fd);
+    rmSync(this.lock, { force: true });
+  }
+
+  async read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
+    while (this.isOpen) {
+      const p = new Promise<number>((resolve, reject) => read(this.fd, buffer, offset, length, null, (err, n) => (err ? reject(err) : resolve(n))));
+      this.reading = p;
+      const n = await p;
+      if (n > 0) return { buffer, bytesRead: n };
+    }
+    throw new Canceled();
+  }
+
+  write(buffer: Buffer): Promise<void> {
+    if (!this.isOpen) return Promise.reject(new Canceled());
+    return new Promise((resolve, reject) => {
+      const next = (from: number) =>
+        write(this.fd, buffer, from, buffer.byteLength - from, null, (err, n) => {
+          if (err) return reject(err);
+          if (from + n < buffer.byteLength) return next(from + n);
+          resolve();
+        });
+      next(0);
+    });
+  }
+
+  async update(options: UpdateOptions): Promise<void> {
+    stty(this.openOptions.path, options.baudRate);
+    this.openOptions.baudRate = options.baudRate;
+  }
+
+  async set(_options: SetOptions): Promise<void> {
+    throw new Error("modem control lines are not supported by the tty binding");
+  }
+
+  async get(): Promise<PortStatus> {
+    throw new Error("modem status lines are not supported by the tty binding");
+  }
+
+  async getBaudRate(): Promise<{ baudRate: number }> {
+    return { baudRate: this.openOptions.baudRate };
+  }
+
+  async flush(): Promise<void> {
+    // Nothing is buffered in user space; stale bytes in the kernel are resynchronised by framing.
+  }
+
+  async drain(): Promise<void> {
+    // write() resolves only once the kernel has taken every byte.
+  }
+}
+
+export const TtyBinding: BindingInterface<TtyPort> = {
+  async list(): Promise<PortInfo[]> {
+    return [];
+  },
+  async open(options: OpenOptions): Promise<TtyPort> {
+    if (!existsSync(options.path)) throw Object.assign(new Error(`${options.path}: ENOENT: No such file or directory`), { code: "ENOENT" });
+    const lock = takeLock(options.path);
+    try {
+      stty(options.path, options.baudRate);
+      const fd = openSync(options.path, constants.O_RDWR | constants.O_NOCTTY);
+      const full: Required<OpenOptions> = {
+        dataBits: 8,
+        lock: true,
+        stopBits: 1,
+        parity: "none",
+        rtscts: false,
+        xon: false,
+        xoff: false,
+        xany: false,
+        hupcl: true,
+        ...options,
+      };
+      return new TtyPort(fd, full, lock);
+    } catch (e) {
+      rmSync(lock, { force: true });
+      throw e;
+    }
+  },
+};

@@ -1,0 +1,211 @@
+// The real node: drives the membership core with a monotonic clock, UDP ring links, the serial
+// line and a local status socket. All decisions are in the core; this file only moves bytes and
+// time in and effects out.
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { type Server, createServer } from "node:net";
+import { join } from "node:path";
+import { type CoreConfig, type Effect, type LinkName, LINK_ID, MembershipCore, linkName } from "../membership/core.ts";
+import { SerialLink } from "../membership/serial-link.ts";
+import { type Endpoint, UdpLink } from "../membership/udp-link.ts";
+import type { Config } from "../shared/config.ts";
+import { loadKeyFile } from "../shared/keyfile.ts";
+import { type Logger, RateLimiter, createLogger } from "../shared/log.ts";
+import { VERSION } from "../shared/version.ts";
+import { nextIncarnation } from "./incarnation.ts";
+import { type StatusReport, buildStatus } from "./status.ts";
+
+export const STATUS_SOCKET = "hapd.sock";
+
+export function statusSocketPath(cfg: Config): string {
+  return join(cfg.run_dir, STATUS_SOCKET);
+}
+
+/** Which links this node shares with each peer, by name. */
+export function linksBetween(cfg: Config): Map<number, LinkName[]> {
+  const self = cfg.nodes.find((n) => n.name === cfg.node)!;
+  const out = new Map<number, LinkName[]>();
+  for (const n of cfg.nodes) {
+    if (n.name === self.name) continue;
+    const ls: LinkName[] = ["ring0"];
+    if (self.ring1 && n.ring1) ls.push("ring1");
+    if (cfg.serial && cfg.serial.peer === n.name) ls.push("serial");
+    out.set(n.id, ls);
+  }
+  return out;
+}
+
+export class NodeRuntime {
+  private core!: MembershipCore;
+  private readonly udp = new Map<number, UdpLink>();
+  private serial: SerialLink | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private server: Server | null = null;
+  private readonly log: Logger;
+  private readonly dropLog = new RateLimiter(10_000);
+  private readonly started_ms = performance.now();
+  private readonly linksTo: Map<number, LinkName[]>;
+  private readonly selfId: number;
+
+  constructor(private readonly cfg: Config) {
+    this.log = createLogger(cfg.node, cfg.log_file ? { file: cfg.log_file, stderr: true } : {});
+    this.linksTo = linksBetween(cfg);
+    this.selfId = cfg.nodes.find((n) => n.name === cfg.node)!.id;
+  }
+
+  private now(): number {
+    return performance.now();
+  }
+
+  async start(): Promise<void> {
+    const key = loadKeyFile(this.cfg.cluster.key_file);
+    const incarnation = nextIncarnation(this.cfg.state_dir);
+    const interval = this.cfg.cluster.heartbeat_interval_ms;
+    const lost = this.cfg.cluster.lost_timeout_ms;
+    const coreCfg: CoreConfig = {
+      self: this.selfId,
+      incarnation,
+      nodes: this.cfg.nodes.map((n) => ({ id: n.id, name: n.name, role: n.role, votes: n.votes })),
+      linksTo: new Map([...this.linksTo].map(([id, ls]) => [id, ls.map((l) => LINK_ID[l])])),
+      // The lease stays below the loss timeout so a dead peer never delays a new view (see quorum.ts).
+      timing: { heartbeatInterval_ms: interval, lostTimeout_ms: lost, lease_ms: Math.floor(lost * 0.75) },
+      waitForAll: this.cfg.cluster.wait_for_all,
+    };
+    this.core = new MembershipCore(coreCfg, key);
+    this.log.info("node", `hapd ${VERSION} starting: cluster ${this.cfg.cluster.name}, node ${this.cfg.node} (id ${this.selfId}), incarnation ${incarnation}`);
+
+    const self = this.cfg.nodes.find((n) => n.id === this.selfId)!;
+    for (const ring of ["ring0", "ring1"] as const) {
+      const local = self[ring];
+      if (!local) continue;
+      const peers = new Map<number, Endpoint>();
+      for (const n of this.cfg.nodes) {
+        const ep = n[ring];
+        if (n.id !== this.selfId && ep) peers.set(n.id, ep);
+      }
+      const id = LINK_ID[ring];
+      const link = new UdpLink(ring, local, peers, (b) => this.apply(this.core.receive(id, b, this.now())), (reason) => this.log.warn("link", `${ring}: ${reason}`));
+      await link.open();
+      this.udp.set(id, link);
+    }
+    if (this.cfg.serial) {
+      const s = this.cfg.serial;
+      this.serial = new SerialLink(
+        s.device,
+        s.baud,
+        (b) => this.apply(this.core.receive(LINK_ID.serial, b, this.now())),
+        (up, reason) => {
+          if (up) this.log.info("link", `serial ${s.device} open at ${s.baud} 8N1`);
+          else this.log.warn("link", `serial link down: ${reason}; running on the other links`);
+          this.apply(this.core.setLocalLink(LINK_ID.serial, up, reason));
+        },
+      );
+      // Until the device opens, the link is unusable; say so from the first status.
+      this.core.setLocalLink(LINK_ID.serial, false, `opening ${s.device}`);
+      this.serial.open();
+    }
+    await this.startStatusServer();
+    this.apply(this.core.start(this.now()));
+    const tick_ms = Math.max(5, Math.min(20, Math.floor(interval / 5)));
+    this.timer = setInterval(() => this.apply(this.core.tick(this.now())), tick_ms);
+  }
+
+  private apply(effects: Effect[]): void {
+    for (const e of effects) {
+      switch (e.kind) {
+        case "send":
+          if (e.link === LINK_ID.serial) this.serial?.send(e.bytes);
+          else this.udp.get(e.link)?.send(e.to, e.bytes);
+          break;
+        case "view": {
+          const names = e.view.members.map((m) => this.nameOf(m));
+          const gone = e.previous.members.filter((m) => !e.view.members.includes(m)).map((m) => this.nameOf(m));
+          const joined = e.view.members.filter((m) => !e.previous.members.includes(m)).map((m) => this.nameOf(m));
+          const delta = [joined.length ? `joined ${joined.join(",")}` : "", gone.length ? `left ${gone.join(",")}` : ""].filter(Boolean).join("; ");
+          this.log.info("membership", `view ${e.view.id}: [${names.join(" ")}]${delta ? ` (${delta})` : ""}`);
+          break;
+        }
+        case "quorum":
+          this.log.info("quorum", e.state.quorate ? `quorate: ${e.state.votes}/${e.state.expected} votes` : `NOT quorate: ${e.state.reason}`);
+          break;
+        case "link":
+          this.log.info("link", `${linkName(e.link)} to ${this.nameOf(e.peer)} ${e.up ? "up" : "down"}`);
+          break;
+        case "peer":
+          this.log.info("membership", `${this.nameOf(e.peer)} ${e.reachable ? "reachable" : "unreachable on every link"}`);
+          break;
+        case "drop": {
+          if (e.reason === "replay") break; // the same heartbeat on a second path; not worth a line
+          const who = e.sender !== undefined ? `from ${this.nameOf(e.sender)} ` : "";
+          const folded = this.dropLog.allow(`${e.reason}:${e.sender ?? "?"}:${e.link}`, this.now());
+          if (folded === null) break;
+          const more = folded > 0 ? ` (${folded} more since last report)` : "";
+          const hint = e.reason === "wrong-key" ? ": that node has a different cluster key and stays out until it has ours" : "";
+          this.log.warn("wire", `dropped ${e.reason} packet ${who}on ${linkName(e.link)}: ${e.detail}${hint}${more}`);
+          break;
+        }
+        case "note":
+          this.log.info("membership", e.message);
+          break;
+      }
+    }
+  }
+
+  private nameOf(id: number): string {
+    return this.cfg.nodes.find((n) => n.id === id)?.name ?? `#${id}`;
+  }
+
+  status(): StatusReport {
+    return buildStatus(this.core.status(), {
+      cluster: this.cfg.cluster.name,
+      version: VERSION,
+      selfName: this.cfg.node,
+      uptime_s: (this.now() - this.started_ms) / 1000,
+      waitForAll: this.cfg.cluster.wait_for_all,
+      nodes: this.cfg.nodes.map((n) => ({ id: n.id, name: n.name, role: n.role })),
+      linksTo: this.linksTo,
+    });
+  }
+
+  private startStatusServer(): Promise<void> {
+    mkdirSync(this.cfg.run_dir, { recursive: true, mode: 0o700 });
+    const path = statusSocketPath(this.cfg);
+    rmSync(path, { force: true });
+    return new Promise((resolve, reject) => {
+      const server = createServer((sock) => {
+        let buf = "";
+        sock.setEncoding("utf8");
+        sock.on("data", (d: string) => {
+          buf += d;
+          if (buf.length > 4096) return sock.destroy();
+          const nl = buf.indexOf("\n");
+          if (nl < 0) return;
+          let reply: unknown;
+          try {
+            const req = JSON.parse(buf.slice(0, nl)) as { cmd?: unknown };
+            reply = req.cmd === "status" ? { ok: true, status: this.status() } : { ok: false, error: `unknown command ${String(req.cmd)}` };
+          } catch {
+            reply = { ok: false, error: "request is not JSON" };
+          }
+          sock.end(`${JSON.stringify(reply)}\n`);
+        });
+        sock.on("error", () => undefined);
+      });
+      server.on("error", reject);
+      server.listen(path, () => {
+        // Status names the cluster's nodes and links: root only.
+        chmodSync(path, 0o600);
+        this.server = server;
+        resolve();
+      });
+    });
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    for (const l of this.udp.values()) l.close();
+    this.serial?.close();
+    this.server?.close();
+    rmSync(statusSocketPath(this.cfg), { force: true });
+    this.log.info("node", "stopped");
+  }
+}

@@ -1,0 +1,116 @@
+// The status contract of `hapd status --json`, and its 80-column rendering for a person.
+import type { CoreStatus, LinkName, Role } from "../membership/core.ts";
+import { LINK_ID } from "../membership/core.ts";
+
+export type LinkState = "up" | "down";
+
+export interface NodeReport {
+  name: string;
+  id: number;
+  role: Role;
+  state: "online" | "offline";
+  /** Heard on at least one link (a node can be reachable and still outside our view). */
+  reachable: boolean;
+  links: Partial<Record<LinkName, LinkState>>;
+  /** Why a link of this node is down, where we know (local device errors). */
+  link_reasons?: Partial<Record<LinkName, string>>;
+  self?: boolean;
+}
+
+export interface StatusReport {
+  node: string;
+  cluster: string;
+  version: string;
+  incarnation: number;
+  uptime_s: number;
+  view: { id: number; members: string[] };
+  quorum: { quorate: boolean; votes: number; expected: number; needed: number; reason: string; wait_for_all: boolean; established: boolean };
+  nodes: NodeReport[];
+  counters: { sent: number; received: number; dropped: Record<string, number> };
+}
+
+export interface StatusContext {
+  cluster: string;
+  version: string;
+  selfName: string;
+  uptime_s: number;
+  waitForAll: boolean;
+  nodes: ReadonlyArray<{ id: number; name: string; role: Role }>;
+  /** Link names configured between this node and each peer. */
+  linksTo: ReadonlyMap<number, readonly LinkName[]>;
+}
+
+export function buildStatus(core: CoreStatus, ctx: StatusContext): StatusReport {
+  const nameOf = (id: number) => ctx.nodes.find((n) => n.id === id)?.name ?? `#${id}`;
+  const members = new Set(core.view.members);
+  const nodes: NodeReport[] = ctx.nodes.map((n) => {
+    if (n.id === core.self) {
+      const links: Partial<Record<LinkName, LinkState>> = {};
+      const reasons: Partial<Record<LinkName, string>> = {};
+      const mine = new Set<LinkName>();
+      for (const ls of ctx.linksTo.values()) for (const l of ls) mine.add(l);
+      for (const l of mine) {
+        const s = core.localLinks[LINK_ID[l]];
+        links[l] = s?.up === false ? "down" : "up";
+        if (s && !s.up && s.reason) reasons[l] = s.reason;
+      }
+      return { name: n.name, id: n.id, role: n.role, state: "online", reachable: true, links, ...(Object.keys(reasons).length ? { link_reasons: reasons } : {}), self: true };
+    }
+    const peer = core.peers.find((p) => p.id === n.id);
+    const links: Partial<Record<LinkName, LinkState>> = {};
+    for (const l of ctx.linksTo.get(n.id) ?? []) links[l] = peer?.links[LINK_ID[l]] ? "up" : "down";
+    return { name: n.name, id: n.id, role: n.role, state: members.has(n.id) ? "online" : "offline", reachable: peer?.reachable ?? false, links };
+  });
+  return {
+    node: ctx.selfName,
+    cluster: ctx.cluster,
+    version: ctx.version,
+    incarnation: core.incarnation,
+    uptime_s: Math.round(ctx.uptime_s),
+    view: { id: core.view.id, members: core.view.members.map(nameOf) },
+    quorum: {
+      quorate: core.quorum.quorate,
+      votes: core.quorum.votes,
+      expected: core.quorum.expected,
+      needed: core.quorum.needed,
+      reason: core.quorum.reason,
+      wait_for_all: ctx.waitForAll,
+      established: core.established,
+    },
+    nodes,
+    counters: { sent: core.sent, received: core.received, dropped: core.drops },
+  };
+}
+
+const pad = (s: string, n: number) => (s.length >= n ? s.slice(0, n) : s + " ".repeat(n - s.length));
+
+/** Plain text, at most 80 columns, ASCII only: it must read well on a serial console. */
+export function renderStatus(s: StatusReport): string {
+  const lines: string[] = [];
+  lines.push(`hapd ${s.version}  cluster ${s.cluster}  node ${s.node}  up ${formatUptime(s.uptime_s)}`);
+  const q = s.quorum;
+  const quorum = q.quorate ? `QUORATE (${q.votes}/${q.expected} votes, ${q.needed} needed)` : `NO QUORUM: ${q.reason}`;
+  lines.push(`view ${s.view.id}: ${s.view.members.join(", ")}`);
+  lines.push(`quorum: ${quorum}`);
+  lines.push("");
+  lines.push(`${pad("NODE", 10)}${pad("ROLE", 12)}${pad("STATE", 9)}${pad("RING0", 7)}${pad("RING1", 7)}${pad("SERIAL", 8)}NOTE`);
+  for (const n of s.nodes) {
+    const l = (k: LinkName) => n.links[k] ?? "-";
+    let note = n.self ? "(this node)" : !n.reachable ? "unreachable" : n.state === "offline" ? "reachable, not in view" : "";
+    const reasons = Object.entries(n.link_reasons ?? {}).map(([k, v]) => `${k}: ${v}`);
+    if (reasons.length) note = `${note} ${reasons.join("; ")}`.trim();
+    lines.push(`${pad(n.name, 10)}${pad(n.role, 12)}${pad(n.state, 9)}${pad(l("ring0"), 7)}${pad(l("ring1"), 7)}${pad(l("serial"), 8)}${note}`.slice(0, 80));
+  }
+  const dropped = Object.entries(s.counters.dropped);
+  if (dropped.length > 0) {
+    lines.push("");
+    lines.push(`dropped packets: ${dropped.map(([k, v]) => `${k} ${v}`).join(", ")}`.slice(0, 80));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function formatUptime(s: number): string {
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+}

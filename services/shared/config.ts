@@ -1,0 +1,166 @@
+// The node configuration: one YAML file per node, validated before anything starts.
+//
+// Every error names the file, the field (a dotted path) and what is wrong, and the CLI exits 2
+// with it: a typo must never become a silent default.
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import { z } from "zod";
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${field ? `${field}: ` : ""}${reason}`);
+    this.name = "ConfigError";
+  }
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,31}$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+const endpoint = z
+  .object({
+    address: z.string().regex(IPV4, "must be an IPv4 address like 10.70.0.1"),
+    port: z.number().int().min(1).max(65535),
+  })
+  .strict();
+
+const nodeSchema = z
+  .object({
+    name: z.string().regex(NAME, "must be lower-case letters, digits and '-', starting with a letter"),
+    id: z.number().int().min(1).max(8),
+    role: z.enum(["host", "arbitrator"]),
+    votes: z.number().int().min(0).max(1).default(1),
+    ring0: endpoint,
+    ring1: endpoint.optional(),
+    /** The node's BMC, as its peers reach it for fencing (used by the fencing service). */
+    bmc: z
+      .object({
+        address: z.string().regex(IPV4, "must be an IPv4 address"),
+        port: z.number().int().min(1).max(65535).default(623),
+        username: z.string().min(1).max(16),
+        password_file: z.string().min(1),
+        cipher: z.union([z.literal(17), z.literal(3)]).default(17),
+        privilege: z.enum(["administrator", "operator"]).default("administrator"),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const schema = z
+  .object({
+    cluster: z
+      .object({
+        name: z.string().regex(NAME, "must be lower-case letters, digits and '-'"),
+        key_file: z.string().min(1),
+        wait_for_all: z.boolean().default(true),
+        heartbeat_interval_ms: z.number().int().min(10).max(5000).default(100),
+        lost_timeout_ms: z.number().int().min(50).max(60_000).default(600),
+      })
+      .strict(),
+    node: z.string().regex(NAME, "must name one of the nodes"),
+    state_dir: z.string().min(1),
+    run_dir: z.string().min(1).optional(),
+    log_file: z.string().min(1).optional(),
+    nodes: z.array(nodeSchema).min(1).max(8),
+    serial: z
+      .object({
+        device: z.string().min(1),
+        peer: z.string().regex(NAME),
+        baud: z.number().int().default(115200),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type NodeEntry = z.infer<typeof nodeSchema>;
+export type Config = z.infer<typeof schema> & { file: string; run_dir: string };
+
+function pathOf(path: ReadonlyArray<PropertyKey>, doc: unknown): string {
+  // "nodes.1.ring0.port" reads better as "nodes[1] (host-b).ring0.port".
+  let out = "";
+  let cursor: unknown = doc;
+  for (const p of path) {
+    if (typeof p === "number") {
+      const item = Array.isArray(cursor) ? cursor[p] : undefined;
+      const name = item && typeof item === "object" && "name" in item ? ` (${String((item as { name: unknown }).name)})` : "";
+      out += `[${p}]${name}`;
+    } else {
+      out += out ? `.${String(p)}` : String(p);
+    }
+    cursor = cursor && typeof cursor === "object" ? (cursor as Record<PropertyKey, unknown>)[p] : undefined;
+  }
+  return out;
+}
+
+export function parseConfig(text: string, file: string): Config {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0];
+    throw new ConfigError(file, line ? `line ${line.line}` : "", `YAML syntax: ${e.message.split("\n")[0]}`);
+  }
+  const raw: unknown = doc.toJS();
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(file, pathOf(issue.path, raw), issue.message);
+  }
+  const c = parsed.data;
+  const base = dirname(resolve(file));
+  const abs = (p: string) => resolve(base, p);
+  const cfg: Config = {
+    ...c,
+    cluster: { ...c.cluster, key_file: abs(c.cluster.key_file) },
+    state_dir: abs(c.state_dir),
+    run_dir: abs(c.run_dir ?? c.state_dir),
+    ...(c.log_file ? { log_file: abs(c.log_file) } : {}),
+    nodes: c.nodes.map((n) => (n.bmc ? { ...n, bmc: { ...n.bmc, password_file: abs(n.bmc.password_file) } } : n)),
+    file,
+  };
+  checkSemantics(cfg);
+  return cfg;
+}
+
+function checkSemantics(c: Config): void {
+  const names = new Set<string>();
+  const ids = new Set<number>();
+  c.nodes.forEach((n, i) => {
+    if (names.has(n.name)) throw new ConfigError(c.file, `nodes[${i}].name`, `"${n.name}" appears twice`);
+    if (ids.has(n.id)) throw new ConfigError(c.file, `nodes[${i}] (${n.name}).id`, `id ${n.id} appears twice`);
+    names.add(n.name);
+    ids.add(n.id);
+    if (n.role === "arbitrator" && n.bmc) throw new ConfigError(c.file, `nodes[${i}] (${n.name}).bmc`, "the arbitrator runs no resources and is not fenced");
+  });
+  const self = c.nodes.find((n) => n.name === c.node);
+  if (!self) throw new ConfigError(c.file, "node", `"${c.node}" is not one of nodes: ${[...names].join(", ")}`);
+  const hasRing1 = c.nodes.filter((n) => n.ring1).length;
+  if (hasRing1 !== 0 && hasRing1 !== c.nodes.length) throw new ConfigError(c.file, "nodes", "ring1 must be configured on every node or on none");
+  if (c.serial) {
+    const peer = c.nodes.find((n) => n.name === c.serial?.peer);
+    if (!peer) throw new ConfigError(c.file, "serial.peer", `"${c.serial.peer}" is not one of nodes`);
+    if (peer.name === self.name) throw new ConfigError(c.file, "serial.peer", "must be the other host, not this node");
+    if (self.role !== "host" || peer.role !== "host") throw new ConfigError(c.file, "serial.peer", "the serial line joins the two hosts; the arbitrator has none");
+    if (![9600, 19200, 38400, 57600, 115200, 230400].includes(c.serial.baud)) throw new ConfigError(c.file, "serial.baud", `${c.serial.baud} is not a standard rate`);
+  }
+  if (c.cluster.lost_timeout_ms < c.cluster.heartbeat_interval_ms * 3) {
+    throw new ConfigError(c.file, "cluster.lost_timeout_ms", `must be at least 3 heartbeat intervals (${c.cluster.heartbeat_interval_ms * 3} ms)`);
+  }
+}
+
+export function loadConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(file, "", `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return parseConfig(text, file);
+}
+
+export const DEFAULT_CONFIG = "/etc/hapd/hapd.yaml";
