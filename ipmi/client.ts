@@ -4,9 +4,7 @@
 // logged; the optional `log` sees only protocol events.
 
 import dgram from "node:dgram";
-import { lookup } from "node:dns/promises";
 import { randomBytes } from "node:crypto";
-import { isIP } from "node:net";
 import { performance } from "node:perf_hooks";
 import {
   chassisControlRequest,
@@ -111,9 +109,11 @@ export class IpmiClient {
     const deadline_at_ms = now_ms() + login_timeout_ms;
 
     let address = options.host;
-    let family = isIP(options.host);
+    let family: number = ipFamily(options.host);
     if (family === 0) {
       try {
+        // Loaded only for host names: node:dns costs start-up time a fence agent should not pay.
+        const { lookup } = await import("node:dns/promises");
         const found = await withTimeout(lookup(options.host), login_timeout_ms);
         address = found.address;
         family = found.family;
@@ -329,6 +329,14 @@ export class IpmiClient {
       }
     });
   }
+}
+
+/** 4 or 6 for an IP literal, 0 for a host name (node:net's isIP costs ~25 ms of start-up in Bun). */
+export function ipFamily(host: string): 0 | 4 | 6 {
+  const v4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+  if (v4.test(host)) return 4;
+  if (host.includes(":") && /^[0-9a-fA-F:.]+(%[\w.-]+)?$/.test(host)) return 6;
+  return 0;
 }
 
 function withTimeout<T>(promise: Promise<T>, timeout_ms: number): Promise<T> {

@@ -1,5 +1,5 @@
-// Framing for the host-to-host serial line: COBS-encoded (packet || CRC-32), each frame ended
-// by a 0x00 byte.
+// Framing for the host-to-host serial line: COBS-encoded (packet || CRC-32) between 0x00 bytes
+// (one before and one after, so line noise before a frame cannot merge into it).
 //
 // COBS removes every zero from the frame body, so a receiver that joins mid-stream, or loses
 // bytes to line noise, resynchronises at the next zero. The CRC catches corrupted frames before
@@ -72,9 +72,8 @@ export function encodeFrame(packet: Uint8Array): Uint8Array {
   body.set(packet);
   new DataView(body.buffer).setUint32(packet.byteLength, crc32(packet));
   const enc = cobsEncode(body);
-  const frame = new Uint8Array(enc.byteLength + 1);
-  frame.set(enc);
-  frame[enc.byteLength] = 0;
+  const frame = new Uint8Array(enc.byteLength + 2);
+  frame.set(enc, 1);
   return frame;
 }
 

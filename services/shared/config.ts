@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseDocument } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 
 export class ConfigError extends Error {
   constructor(

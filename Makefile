@@ -1,0 +1,73 @@
+# hapd: `make demo` and `make test` do all the set-up on a fresh Debian 12 machine (as root):
+# missing Debian packages through apt-get, JavaScript dependencies through `npm ci`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+BUN      := node_modules/.bin/bun
+VITEST   := $(BUN) --bun node_modules/.bin/vitest
+SOURCES  := $(shell find services ipmi tui -name '*.ts' -not -name '*.test.ts' 2>/dev/null) package.json
+# What the lab, the tests and the benchmarks use from Debian.
+DEBS_RUN   := iproute2 socat nftables openipmi ipmitool
+DEBS_TEST  := $(DEBS_RUN) fence-agents tmux
+DEBS_REF   := corosync pacemaker pacemaker-cli-utils crmsh resource-agents fence-agents bc
+
+.PHONY: deps deps-test build test test-sim demo demo-down bench typecheck clean
+
+# Installs the Debian packages named in $(1) that are missing; without root it only says what is missing.
+define ensure_debs
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "apt-get install:$$missing"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } || { echo "apt-get failed for:$$missing" >&2; exit 1; }; \
+	  else echo "not root: cannot install$$missing (tests that need them will say they are skipped)" >&2; fi; \
+	fi
+endef
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+deps: node_modules/.package-lock.json
+	$(call ensure_debs,$(DEBS_RUN))
+
+deps-test: node_modules/.package-lock.json
+	$(call ensure_debs,$(DEBS_TEST))
+
+dist/hapd: node_modules/.package-lock.json $(SOURCES)
+	$(BUN) build --compile --minify-syntax --outfile dist/hapd services/cli/main.ts
+
+build: dist/hapd
+
+typecheck: node_modules/.package-lock.json
+	node_modules/.bin/tsc --noEmit -p .
+
+# The whole suite: unit and property tests, the simulator over many seeds, integration tests on
+# the lab with the compiled binary, IPMI against ipmi_sim. Ends with "tests: N passed, N failed".
+test: deps-test build typecheck
+	@mkdir -p .lab
+	@set -o pipefail; $(VITEST) run --reporter=default --reporter=json --outputFile=.lab/vitest.json; rc=$$?; \
+	  $(BUN) test/summary.ts .lab/vitest.json; exit $$rc
+
+# A longer simulator run: make test-sim SEEDS=5000
+test-sim: node_modules/.package-lock.json
+	SIM_SEEDS=$${SEEDS:-2000} $(VITEST) run test/sim
+
+demo: deps build
+	dist/hapd demo
+
+demo-down:
+	dist/hapd demo --down
+
+BENCHES := $(notdir $(wildcard bench/*))
+BENCHES := $(filter-out lib.ts,$(BENCHES))
+bench: $(addprefix bench-,$(BENCHES))
+
+bench-%: deps-test build
+	@if [ "$$REF" = pacemaker ]; then $(MAKE) --no-print-directory deps-ref; fi
+	$(BUN) bench/$*/run.ts
+
+deps-ref:
+	$(call ensure_debs,$(DEBS_REF))
+
+clean:
+	rm -rf dist .lab
