@@ -10,13 +10,24 @@ interface Report {
   testResults: Array<{ name: string; assertionResults: Array<{ fullName: string; status: string }> }>;
 }
 
-const file = process.argv[2] ?? ".lab/vitest.json";
-let r: Report;
-try {
-  r = JSON.parse(readFileSync(file, "utf8")) as Report;
-} catch (e) {
-  process.stdout.write(`tests: no report in ${file} (${(e as Error).message})\n`);
-  process.exit(1);
+const files = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+let missing = 0;
+for (const file of files) {
+  let r: Report;
+  try {
+    r = JSON.parse(readFileSync(file, "utf8")) as Report;
+  } catch (e) {
+    process.stdout.write(`no test report in ${file} (${(e as Error).message})\n`);
+    missing++;
+    continue;
+  }
+  for (const f of r.testResults) for (const a of f.assertionResults) if (a.status === "failed") process.stdout.write(`FAILED ${a.fullName}\n`);
+  passed += r.numPassedTests;
+  failed += r.numFailedTests;
+  skipped += r.numPendingTests + r.numTodoTests;
 }
-for (const f of r.testResults) for (const a of f.assertionResults) if (a.status === "failed") process.stdout.write(`FAILED ${a.fullName}\n`);
-process.stdout.write(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped\n`);
+process.stdout.write(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+process.exit(missing > 0 || failed > 0 ? 1 : 0);

@@ -210,16 +210,19 @@ export async function labUp(o: UpOptions): Promise<number> {
   const s = await labStatus(o.dir, "host-a");
   o.out(renderStatus(s));
   const hapd = state.command.join(" ");
+  const custom = o.dir !== defaultLabDir();
+  const at = custom ? ` --lab-dir ${o.dir}` : "";
   o.out(`Lab is up (${mode} mode) in ${o.dir}.`);
-  o.out(`  status:  ${hapd} status --node host-b        (add --json for the machine view)`);
-  o.out(`  watch:   watch -n1 ${hapd} status --node host-a`);
+  o.out(`  status:  ${hapd} status --node host-b${at}        (add --json for the machine view)`);
+  o.out(`  watch:   watch -n1 ${hapd} status --node host-a${at}`);
   o.out(`  logs:    tail -f ${o.dir}/*/node.log`);
   if (mode === "netns") {
     o.out(`  faults:  ip -n ${plan.nodes[0]!.netns} link set ring0 down`);
     o.out(`           tc -n ${plan.nodes[0]!.netns} qdisc add dev ring0 root netem loss 20% delay 50ms 50ms`);
   }
   o.out(`  kill:    kill -9 $(cat ${o.dir}/host-b/node.pid)`);
-  o.out(`  remove:  ${hapd} demo --down`);
+  o.out(`  restart: ${hapd} demo --restart host-b${custom ? ` --dir ${o.dir}` : ""}`);
+  o.out(`  remove:  ${hapd} demo --down${custom ? ` --dir ${o.dir}` : ""}`);
   return 0;
 }
 

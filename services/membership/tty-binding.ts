@@ -36,9 +36,13 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Lines this process holds: the lock file alone cannot tell two openers in one process apart. */
+const heldHere = new Set<string>();
+
 function takeLock(device: string): string {
   mkdirSync(LOCK_DIR, { recursive: true });
   const path = lockPath(device);
+  if (heldHere.has(path)) throw Object.assign(new Error(`${device} busy: already open in this process`), { code: "EBUSY" });
   try {
     const holder = Number(readFileSync(path, "utf8").trim());
     if (holder && holder !== process.pid && pidAlive(holder)) throw Object.assign(new Error(`${device} busy: locked by pid ${holder}`), { code: "EBUSY" });
@@ -46,7 +50,13 @@ function takeLock(device: string): string {
     if ((e as NodeJS.ErrnoException).code === "EBUSY") throw e;
   }
   writeFileSync(path, `${String(process.pid).padStart(10)}\n`, { mode: 0o644 });
+  heldHere.add(path);
   return path;
+}
+
+function releaseLock(path: string): void {
+  heldHere.delete(path);
+  rmSync(path, { force: true });
 }
 
 function stty(device: string, baudRate: number): void {
@@ -77,7 +87,7 @@ export class TtyPort implements BindingPortInterface {
     // A read in flight returns within VTIME (100 ms); close the fd only after it has.
     await this.reading?.catch(() => undefined);
     closeSync(this.fd);
-    rmSync(this.lock, { force: true });
+    releaseLock(this.lock);
   }
 
   async read(buffer: Buffer, offset: number, length: number): Promise<{ buffer: Buffer; bytesRead: number }> {
@@ -153,7 +163,7 @@ export const TtyBinding: BindingInterface<TtyPort> = {
       };
       return new TtyPort(fd, full, lock);
     } catch (e) {
-      rmSync(lock, { force: true });
+      releaseLock(lock);
       throw e;
     }
   },
