@@ -123,7 +123,12 @@ export class IpmiClient {
     }
     const socket = dgram.createSocket(family === 6 ? "udp6" : "udp4");
     const client = new IpmiClient(bmc, new IpmiSession(cfg), socket, options.command_timeout_ms ?? 5000, options.log ?? (() => {}));
-    await client.connect(address, port);
+    try {
+      await client.connect(address, port);
+    } catch (error) {
+      client.closeSocket();
+      throw error;
+    }
     return client.establish(deadline_at_ms);
   }
 
@@ -168,7 +173,7 @@ export class IpmiClient {
     for (const effect of effects) {
       switch (effect.kind) {
         case "send":
-          if (!this.socket_closed) this.socket.send(effect.bytes);
+          this.send(effect.bytes);
           break;
         case "timer":
           this.setTimer(effect.at_ms);
@@ -202,6 +207,16 @@ export class IpmiClient {
           this.log(`dropped datagram from ${this.bmc}: ${effect.reason}`);
           break;
       }
+    }
+  }
+
+  private send(bytes: Uint8Array): void {
+    if (this.socket_closed) return;
+    try {
+      this.socket.send(bytes);
+    } catch (error) {
+      // Treated like a lost datagram: the session retransmits and times out if this persists.
+      this.last_socket_error = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     }
   }
 

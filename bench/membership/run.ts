@@ -10,7 +10,7 @@
 // the recorded figure is printed. The ratio is reference / ours (how many times faster).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { labStatus, readLabState, waitFor } from "../../services/lab/lab.ts";
+import { labStatus, nodePid, readLabState, waitFor } from "../../services/lab/lab.ts";
 import { clearImpairment, impair } from "../../services/lab/impair.ts";
 import { HAPD, SHARED, finish, median, quantile, readJsonl, requireBinary, round, sh } from "../lib.ts";
 
@@ -50,7 +50,7 @@ async function killRuns(): Promise<number[]> {
     const survivors = NODES.filter((n) => n !== victim);
     await allTogether();
     await new Promise((r) => setTimeout(r, 500 + Math.random() * 300));
-    const pid = readLabState(DIR)!.pids[victim]!;
+    const pid = nodePid(readLabState(DIR)!, victim)!;
     const t0 = Date.now();
     process.kill(pid, "SIGKILL");
     const seen = await waitFor(`survivors to drop ${victim}`, 10_000, async () => {

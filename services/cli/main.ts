@@ -9,6 +9,9 @@ import { NodeRuntime, statusSocketPath } from "../node/runtime.ts";
 import { StatusError, queryStatus } from "../node/status-client.ts";
 import { renderStatus } from "../node/status.ts";
 import { defaultLabDir, labDown, labSocket, labUp, readLabState, startLabNode } from "../lab/lab.ts";
+import { runFenceAgent } from "../../ipmi/fence-agent.ts";
+import { queryNode } from "../node/status-client.ts";
+import type { FenceEvent } from "../fencing/core.ts";
 
 const out = (line: string) => process.stdout.write(line.endsWith("\n") ? line : `${line}\n`);
 const err = (line: string) => process.stderr.write(line.endsWith("\n") ? line : `${line}\n`);
@@ -100,7 +103,8 @@ export function buildProgram(): Command {
     .option("--dir <dir>", "where the lab keeps its files", defaultLabDir())
     .option("--prefix <prefix>", "prefix for namespace names (lets tests run beside a demo)", "")
     .option("--loopback", "use loopback addresses instead of network namespaces")
-    .action(async (o: { down?: boolean; restart?: string; dir: string; prefix: string; loopback?: boolean }) => {
+    .option("--no-bmc", "run the hosts without simulated BMCs (and so without fencing)")
+    .action(async (o: { down?: boolean; restart?: string; dir: string; prefix: string; loopback?: boolean; bmc: boolean }) => {
       if (o.down) {
         process.exitCode = await labDown({ dir: o.dir, out });
         return;
@@ -109,13 +113,29 @@ export function buildProgram(): Command {
         const state = readLabState(o.dir);
         if (!state) throw new ExitError(1, `no lab in ${o.dir}`);
         try {
-          out(`${o.restart} started, pid ${startLabNode(state, o.restart)}`);
+          out(`${o.restart} started, pid ${await startLabNode(state, o.restart)}`);
         } catch (e) {
           throw new ExitError(1, (e as Error).message);
         }
         return;
       }
-      process.exitCode = await labUp({ dir: o.dir, prefix: o.prefix, mode: o.loopback ? "loopback" : "auto", out });
+      process.exitCode = await labUp({ dir: o.dir, prefix: o.prefix, mode: o.loopback ? "loopback" : "auto", out, bmc: o.bmc });
+    });
+
+  program
+    .command("fence")
+    .description("fence agent (fence_ipmilan-compatible options; key=value on stdin without arguments), or `fence history`")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[args...]")
+    .action(async (args: string[]) => {
+      if (args[0] === "history") {
+        process.exitCode = await fenceHistory(args.slice(1));
+        return;
+      }
+      process.stdout.on("error", () => undefined);
+      process.exitCode = await runFenceAgent(args, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
     });
 
   program
@@ -134,6 +154,39 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+/** `hapd fence history [--json] [--node NAME] [--lab-dir DIR] [--config FILE]` */
+async function fenceHistory(args: string[]): Promise<number> {
+  const h = new Command("hapd fence history")
+    .description("fencing history as a node records it: who asked, why, which device, result, duration")
+    .option("--json", "machine-readable output")
+    .option("-c, --config <file>", "node configuration (for the local node's socket)", DEFAULT_CONFIG)
+    .option("--node <name>", "ask that node of the lab")
+    .option("--lab-dir <dir>", "the lab's directory", defaultLabDir())
+    .exitOverride();
+  h.parse(args, { from: "user" });
+  const o = h.opts<{ json?: boolean; config: string; node?: string; labDir: string }>();
+  const socket = o.node ? labSocket(o.labDir, o.node) : statusSocketPath(configOrExit(o.config));
+  let events: FenceEvent[];
+  try {
+    events = (await queryNode(socket, "fence-history")) as FenceEvent[];
+  } catch (e) {
+    if (e instanceof StatusError) throw new ExitError(1, `fence history: ${e.message}`);
+    throw e;
+  }
+  if (o.json) {
+    out(JSON.stringify(events, null, 2));
+    return 0;
+  }
+  if (events.length === 0) out("no fencing recorded");
+  for (const e of events) {
+    const when = new Date(e.at_wall_ms).toISOString().replace("T", " ").slice(0, 23);
+    const result = e.phase === "done" ? (e.result === "ok" ? "OK    " : "FAILED") : e.phase.padEnd(6).slice(0, 9);
+    const extra = e.phase === "done" ? ` ${e.duration_ms ?? 0}ms ${e.device ?? ""} ${e.detail ?? ""}` : e.phase === "requested" ? ` ${e.reason}` : e.device ? ` ${e.device}` : "";
+    out(`${when} ${e.target.padEnd(7)} ${result} by ${e.executor}${extra}`.slice(0, 160));
+  }
+  return 0;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -13,7 +13,10 @@ import { writeKeyFile } from "../shared/keyfile.ts";
 import { queryStatus } from "../node/status-client.ts";
 import type { StatusReport } from "../node/status.ts";
 import { renderStatus } from "../node/status.ts";
-import { type LabMode, type LabNode, type LabPlan, netnsCommands, nodeConfigYaml, planLab } from "./plan.ts";
+import { randomBytes } from "node:crypto";
+import { dirname } from "node:path";
+import { readSecretFile } from "../fencing/ipmi-device.ts";
+import { type LabMode, type LabNode, type LabPlan, hostCmdScript, netnsCommands, nodeConfigYaml, planLab } from "./plan.ts";
 
 export interface LabState {
   version: 1;
@@ -24,6 +27,34 @@ export interface LabState {
   pids: Record<string, number>;
   started: string;
   command: string[];
+  /** The bmc-sim script that runs the hosts' simulated BMCs, when the lab has them. */
+  bmcSim?: string;
+}
+
+/** ../shared/peers/ipmi/bmc-sim, found from the environment, the binary or the working directory. */
+export function findBmcSim(): string | null {
+  const candidates = [
+    process.env.HAPD_BMC_SIM,
+    join(dirname(process.execPath), "../../shared/peers/ipmi/bmc-sim"),
+    join(process.cwd(), "../shared/peers/ipmi/bmc-sim"),
+    process.argv[1] ? join(dirname(process.argv[1]), "../../../shared/peers/ipmi/bmc-sim") : undefined,
+  ];
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  return null;
+}
+
+function haveIpmiSim(): boolean {
+  return spawnSync("ipmi_sim", ["--version"], { encoding: "utf8" }).error === undefined && spawnSync("ipmitool", ["-V"], { encoding: "utf8" }).status === 0;
+}
+
+/** The pid of a lab node's hapd, as written by whoever started it. */
+export function nodePid(state: LabState, name: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(state.dir, name, "node.pid"), "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function defaultLabDir(): string {
@@ -102,18 +133,76 @@ export function nodeArgv(state: Pick<LabState, "mode" | "command">, node: LabNod
 }
 
 export function planOf(state: LabState): LabPlan {
-  return planLab({ mode: state.mode, dir: state.dir, prefix: state.prefix, serial: state.pids.socat !== undefined });
+  return planLab({ mode: state.mode, dir: state.dir, prefix: state.prefix, serial: state.pids.socat !== undefined, bmc: state.bmcSim !== undefined });
 }
 
-export function startLabNode(state: LabState, name: string): number {
+/**
+ * Run an action on a lab host's simulated BMC with hapd's own fence agent, inside the switch
+ * namespace where the BMCs live (netns mode). Parameters go on standard input (the fence-agents
+ * key=value protocol), so the password is never in an argv. Returns the agent's exit code:
+ * 0 done (for status: on), 2 status off, 1 failure.
+ */
+export function labBmcAction(state: LabState, name: string, action: "on" | "off" | "reboot" | "status"): { code: number; output: string } {
+  const node = planOf(state).nodes.find((n) => n.name === name);
+  if (!node?.bmc) throw new Error(`${name} has no BMC`);
+  const input = [
+    `ip=${node.bmc.address}`,
+    `ipport=${node.bmc.port}`,
+    "username=admin",
+    `password=${readSecretFile(node.bmc.passwordFile)}`,
+    "lanplus=1",
+    "cipher=3",
+    `action=${action}`,
+    "",
+  ].join("\n");
+  const argv = [...state.command, "fence"];
+  const full = state.mode === "netns" ? ["ip", "netns", "exec", `${state.prefix}hapd-sw`, ...argv] : argv;
+  const r = spawnSync(full[0]!, full.slice(1), { input, encoding: "utf8", timeout: 60_000 });
+  return { code: r.status ?? 1, output: `${r.stdout ?? ""}${r.stderr ?? ""}`.trim() };
+}
+
+/** The chassis power of a lab host as its simulated BMC reports it. */
+export function labPower(state: LabState, name: string): "on" | "off" {
+  const r = labBmcAction(state, name, "status");
+  if (r.code === 0) return "on";
+  if (r.code === 2) return "off";
+  throw new Error(`power status of ${name}: ${r.output}`);
+}
+
+/**
+ * Start a lab node again. A host behind a BMC is powered on (or power-cycled, if its chassis is
+ * on but hapd is dead), as an operator would do; the arbitrator is simply started.
+ */
+export async function startLabNode(state: LabState, name: string): Promise<number> {
   const node = planOf(state).nodes.find((n) => n.name === name);
   if (!node) throw new Error(`no lab node ${name}`);
-  if (alive(state.pids[name])) throw new Error(`${name} is already running (pid ${state.pids[name]})`);
+  const old = nodePid(state, name);
+  if (alive(old)) throw new Error(`${name} is already running (pid ${old})`);
+  if (node.bmc) {
+    const r = labBmcAction(state, name, labPower(state, name) === "off" ? "on" : "reboot");
+    if (r.code !== 0) throw new Error(`powering ${name} on through its BMC failed: ${r.output}`);
+    return waitFor(`${name} to boot`, 15_000, async () => {
+      const pid = nodePid(state, name);
+      return pid !== undefined && pid !== old && alive(pid) ? pid : null;
+    });
+  }
   const pid = spawnDetached(nodeArgv(state, node), join(node.dir, "node.log"));
   state.pids[name] = pid;
   writeFileSync(join(node.dir, "node.pid"), `${pid}\n`);
   writeLabState(state);
   return pid;
+}
+
+function startBmc(state: LabState, plan: LabPlan, node: LabNode): void {
+  const bmc = node.bmc!;
+  const script = join(node.dir, "host-cmd.sh");
+  writeFileSync(script, hostCmdScript(plan, node, state.command), { mode: 0o700 });
+  const args = [state.bmcSim!, "start", "--port", String(bmc.port), "--state-dir", bmc.stateDir, "--user", "admin", "--password", readSecretFile(bmc.passwordFile), "--addr", bmc.address, "--power", "on", "--host-cmd", `bash ${script}`];
+  if (plan.mode === "netns") args.push("--netns", plan.switchNs);
+  const r = spawnSync("bash", args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`bmc-sim start for ${node.name}: ${(r.stderr || r.stdout).trim()}`);
+  state.pids[`bmc-${node.name}`] = Number(r.stdout.trim().split("\n").pop());
+  writeLabState(state);
 }
 
 export async function waitFor<T>(what: string, timeout_ms: number, probe: () => Promise<T | null>): Promise<T> {
@@ -147,12 +236,15 @@ export interface UpOptions {
   command?: string[];
   /** Extra YAML fields per node (tests use it for timing). */
   extra?: Record<string, unknown>;
+  /** false: no simulated BMCs even where ipmi_sim is installed. */
+  bmc?: boolean;
 }
 
 export async function labUp(o: UpOptions): Promise<number> {
   const existing = readLabState(o.dir);
   if (existing) {
-    const running = Object.entries(existing.pids).filter(([, pid]) => alive(pid));
+    const pids: Array<[string, number | undefined]> = [...Object.entries(existing.pids), ...["host-a", "host-b", "arb"].map((n): [string, number | undefined] => [n, nodePid(existing, n)])];
+    const running = pids.filter(([, pid]) => alive(pid));
     const nsLeft = existing.namespaces.filter(netnsExists);
     if (running.length > 0 || nsLeft.length > 0) {
       o.out(`A lab is already running in ${o.dir} (started ${existing.started}, ${running.map(([n, p]) => `${n}=${p}`).join(" ")}).`);
@@ -168,9 +260,22 @@ export async function labUp(o: UpOptions): Promise<number> {
   }
   const serial = haveSocat();
   if (!serial) o.out("socat not found: the lab runs without the serial line (apt-get install socat)");
+  const bmcSim = o.bmc === false ? null : findBmcSim();
+  if (o.bmc !== false && !bmcSim) o.out("bmc-sim (../shared/peers/ipmi) not found: the lab runs without BMCs and without fencing");
+  else if (bmcSim && !haveIpmiSim()) throw new Error("ipmi_sim or ipmitool missing: apt-get install openipmi ipmitool (or pass --no-bmc)");
   mkdirSync(o.dir, { recursive: true, mode: 0o700 });
-  const plan = planLab({ mode, dir: o.dir, prefix: o.prefix, serial });
-  const state: LabState = { version: 1, mode, dir: o.dir, prefix: o.prefix, namespaces: [], pids: {}, started: new Date().toISOString(), command: o.command ?? selfCommand() };
+  const plan = planLab({ mode, dir: o.dir, prefix: o.prefix, serial, bmc: bmcSim !== null });
+  const state: LabState = {
+    version: 1,
+    mode,
+    dir: o.dir,
+    prefix: o.prefix,
+    namespaces: [],
+    pids: {},
+    started: new Date().toISOString(),
+    command: o.command ?? selfCommand(),
+    ...(bmcSim ? { bmcSim } : {}),
+  };
   writeLabState(state);
   try {
     if (mode === "netns") {
@@ -188,6 +293,8 @@ export async function labUp(o: UpOptions): Promise<number> {
     writeKeyFile(plan.keyFile, true);
     for (const n of plan.nodes) {
       mkdirSync(n.dir, { recursive: true, mode: 0o700 });
+      // ipmi_sim takes at most 19 characters and no quotes.
+      if (n.bmc) writeFileSync(n.bmc.passwordFile, `${randomBytes(12).toString("base64url").slice(0, 16)}\n`, { mode: 0o600 });
       writeFileSync(n.config, nodeConfigYaml(plan, n, o.extra), { mode: 0o600 });
     }
     if (plan.serialPair) {
@@ -196,7 +303,10 @@ export async function labUp(o: UpOptions): Promise<number> {
       writeLabState(state);
       await waitFor("the serial pty pair", 5000, async () => (existsSync(a) && existsSync(b) ? true : null));
     }
-    for (const n of plan.nodes) startLabNode(state, n.name);
+    for (const n of plan.nodes) {
+      if (n.bmc) startBmc(state, plan, n);
+      else await startLabNode(state, n.name);
+    }
     await waitFor("all three nodes to form one quorate view", 20_000, async () => {
       const all = await Promise.all(plan.nodes.map((n) => labStatus(o.dir, n.name)));
       return all.every((s) => s.view.members.length === 3 && s.quorum.quorate) ? all : null;
@@ -231,6 +341,16 @@ export async function labDown(o: { dir: string; out: (line: string) => void; kee
   if (!state) {
     o.out(`no lab in ${o.dir}`);
     return 0;
+  }
+  // BMCs first: stopping one powers its host off, which takes the host's hapd down with it.
+  if (state.bmcSim) {
+    for (const n of planOf(state).nodes) {
+      if (n.bmc) spawnSync("bash", [state.bmcSim, "stop", "--state-dir", n.bmc.stateDir], { encoding: "utf8" });
+    }
+  }
+  for (const name of ["host-a", "host-b", "arb"]) {
+    const pid = nodePid(state, name);
+    if (pid !== undefined) state.pids[`node-${name}`] = pid;
   }
   const pids = Object.entries(state.pids).filter(([, pid]) => alive(pid));
   for (const [, pid] of pids) {

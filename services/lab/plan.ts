@@ -16,6 +16,8 @@ export interface LabNode {
   dir: string;
   config: string;
   serial?: string;
+  /** The host's simulated BMC (hosts only, when ipmi_sim is available). */
+  bmc?: { address: string; port: number; stateDir: string; passwordFile: string };
 }
 
 export interface LabPlan {
@@ -31,7 +33,9 @@ export interface LabPlan {
 export const RING_SUBNETS = { ring0: "10.70.0", ring1: "10.71.0" } as const;
 export const RING_PORT = 5405;
 
-export function planLab(opts: { mode: LabMode; dir: string; prefix?: string; serial: boolean; basePort?: number }): LabPlan {
+export const BMC_PORT = 9620;
+
+export function planLab(opts: { mode: LabMode; dir: string; prefix?: string; serial: boolean; basePort?: number; bmc?: boolean }): LabPlan {
   const prefix = opts.prefix ?? "";
   const base = opts.basePort ?? 15400;
   const spec = [
@@ -53,6 +57,17 @@ export function planLab(opts: { mode: LabMode; dir: string; prefix?: string; ser
       dir,
       config: join(dir, "hapd.yaml"),
     };
+    if (opts.bmc && s.role === "host") {
+      node.bmc = {
+        // In netns mode the BMCs sit on the ring0 bridge in the switch namespace: cutting a node's
+        // own links leaves its BMC reachable, as a separate management network would.
+        address: netns ? `${RING_SUBNETS.ring0}.${100 + s.id}` : "127.0.0.1",
+        // Distinct ports even in netns mode: both BMCs share the switch namespace (and bmc-sim its TCP port).
+        port: netns ? BMC_PORT + s.id : base + 40 + s.id,
+        stateDir: join(dir, "bmc"),
+        passwordFile: join(opts.dir, `bmc-${s.name}.password`),
+      };
+    }
     if (serialPair && s.name === "host-a") node.serial = serialPair[0];
     if (serialPair && s.name === "host-b") node.serial = serialPair[1];
     return node;
@@ -73,7 +88,15 @@ export function nodeConfigYaml(plan: LabPlan, node: LabNode, extra: Record<strin
     node: node.name,
     state_dir: join(node.dir, "state"),
     run_dir: join(node.dir, "run"),
-    nodes: plan.nodes.map((n) => ({ name: n.name, id: n.id, role: n.role, ring0: n.ring0, ring1: n.ring1 })),
+    nodes: plan.nodes.map((n) => ({
+      name: n.name,
+      id: n.id,
+      role: n.role,
+      ring0: n.ring0,
+      ring1: n.ring1,
+      // ipmi_sim speaks cipher suite 3 only (no SHA-256): the lab says so explicitly.
+      ...(n.bmc ? { bmc: { address: n.bmc.address, port: n.bmc.port, username: "admin", password_file: n.bmc.passwordFile, cipher: 3 } } : {}),
+    })),
     ...(node.serial ? { serial: { device: node.serial, peer: peerOf(node), baud: 115200 } } : {}),
     ...extra,
   };
@@ -100,5 +123,27 @@ export function netnsCommands(plan: LabPlan): string[][] {
       cmds.push(["-n", sw, "link", "set", swSide, "up"]);
     }
   }
+  for (const n of plan.nodes) if (n.bmc) cmds.push(["-n", sw, "addr", "add", `${n.bmc.address}/24`, "dev", "br-ring0"]);
   return cmds;
+}
+
+/** The script sim-host runs while the chassis is on: it starts the node's hapd. */
+export function hostCmdScript(plan: LabPlan, node: LabNode, command: string[]): string {
+  const run = [...command, "node", "--config", node.config].map(shellQuote).join(" ");
+  const exec = plan.mode === "netns" ? `ip netns exec ${shellQuote(node.netns)} ${run}` : run;
+  return [
+    "#!/bin/bash",
+    "# Run by the simulated host while its chassis is on. A power-off TERMs this script; hapd runs",
+    "# in its own session and is then killed with SIGKILL, as a power cut would, not stopped cleanly.",
+    `trap 'kill -9 "$pid" 2>/dev/null; exit 0' TERM`,
+    `setsid ${exec} >> ${shellQuote(join(node.dir, "node.log"))} 2>&1 < /dev/null &`,
+    "pid=$!",
+    `echo "$pid" > ${shellQuote(join(node.dir, "node.pid"))}`,
+    `wait "$pid"`,
+    "",
+  ].join("\n");
+}
+
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }

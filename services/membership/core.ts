@@ -64,6 +64,8 @@ export type Effect =
   | { kind: "link"; peer: number; link: number; up: boolean }
   | { kind: "peer"; peer: number; reachable: boolean }
   | { kind: "drop"; link: number; reason: DropReason; detail: string; sender?: number }
+  /** An authenticated, fresh service message for the node's services. */
+  | { kind: "deliver"; sender: number; payload: Uint8Array }
   | { kind: "note"; message: string };
 
 interface PeerState {
@@ -242,6 +244,12 @@ export class MembershipCore {
     if (h.incarnation < peer.incarnation) return this.drop(fx, link, "stale-incarnation", `incarnation ${h.incarnation} < ${peer.incarnation}`, h.sender);
     const fresh = this.guard.accept(h.sender, link, h.incarnation, h.seq);
     if (!fresh.ok) return this.drop(fx, link, fresh.reason, `seq ${h.seq}`, h.sender);
+    if (h.type === MessageType.Service) {
+      // Only from a peer of the current incarnation; the service validates the content itself.
+      if (h.incarnation < peer.incarnation) return this.drop(fx, link, "stale-incarnation", "service message from an old incarnation", h.sender);
+      fx.push({ kind: "deliver", sender: h.sender, payload: opened.payload });
+      return null;
+    }
     if (h.type !== MessageType.Heartbeat) return this.drop(fx, link, "garbage", `unknown message type ${h.type}`, h.sender);
     let hb: Heartbeat;
     try {
@@ -476,6 +484,32 @@ export class MembershipCore {
   }
 
   // ---- sending ------------------------------------------------------------------------------
+
+  /**
+   * Seal a service message for the given peers on every link shared with them. Receivers take one
+   * copy per link (each link has its own sequence numbers); services must treat messages as
+   * idempotent.
+   */
+  broadcast(payload: Uint8Array, to?: readonly number[]): Effect[] {
+    const fx: Effect[] = [];
+    const byLink = new Map<number, number[]>();
+    for (const [peer, links] of this.cfg.linksTo) {
+      if (to && !to.includes(peer)) continue;
+      for (const l of links) {
+        if (!this.localLinks.get(l)?.up) continue;
+        const list = byLink.get(l) ?? [];
+        list.push(peer);
+        byLink.set(l, list);
+      }
+    }
+    for (const [link, dest] of byLink) {
+      const seq = (this.seqOn.get(link) ?? 0) + 1;
+      this.seqOn.set(link, seq);
+      const bytes = seal(this.key, { type: MessageType.Service, sender: this.cfg.self, link, incarnation: this.cfg.incarnation, seq, payload });
+      fx.push({ kind: "send", link, to: dest, bytes });
+    }
+    return fx;
+  }
 
   private heartbeat(now_ms: number, fx: Effect[]): void {
     this.nextHeartbeat_ms = now_ms + this.cfg.timing.heartbeatInterval_ms;

@@ -6,12 +6,16 @@
 //  - line settings through stty(1) (raw, 8N1, the baud rate) with VMIN=0 VTIME=1, so a read
 //    blocks for at most 100 ms and returns 0 bytes when the line is quiet;
 //  - reads with async fs.read (Bun runs them off the event loop), looped until data arrives;
+//  - writes on a second, non-blocking descriptor: when the peer stops reading (it died, or the
+//    line is congested) the kernel buffer fills and a blocking write would stall the whole node
+//    (seen in the lab: every link timed out at once). A full buffer drops the frame instead;
+//    heartbeats are periodic, so the next one repairs the loss;
 //  - a UUCP lock file (/run/lock/LCK..ttyX) so two processes never share a line: the second
 //    gets "busy", as with the stock binding's exclusive lock.
 // Modem control lines (DTR/RTS/CTS...) are not used by the cluster's line and are reported as
 // unsupported rather than faked.
 import { spawnSync } from "node:child_process";
-import { closeSync, constants, existsSync, mkdirSync, openSync, read, readFileSync, realpathSync, rmSync, write, writeFileSync } from "node:fs";
+import { closeSync, constants, existsSync, mkdirSync, openSync, read, readFileSync, realpathSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { basename } from "node:path";
 import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from "@serialport/bindings-interface";
 
@@ -75,8 +79,12 @@ export class TtyPort implements BindingPortInterface {
   isOpen = true;
   private reading: Promise<unknown> | null = null;
 
+  /** Frames dropped because the line's kernel buffer was full. */
+  dropped = 0;
+
   constructor(
     readonly fd: number,
+    private readonly writeFd: number,
     readonly openOptions: Required<OpenOptions>,
     private readonly lock: string,
   ) {}
@@ -87,6 +95,7 @@ export class TtyPort implements BindingPortInterface {
     // A read in flight returns within VTIME (100 ms); close the fd only after it has.
     await this.reading?.catch(() => undefined);
     closeSync(this.fd);
+    closeSync(this.writeFd);
     releaseLock(this.lock);
   }
 
@@ -100,17 +109,24 @@ export class TtyPort implements BindingPortInterface {
     throw new Canceled();
   }
 
-  write(buffer: Buffer): Promise<void> {
-    if (!this.isOpen) return Promise.reject(new Canceled());
-    return new Promise((resolve, reject) => {
-      const next = (from: number) =>
-        write(this.fd, buffer, from, buffer.byteLength - from, null, (err, n) => {
-          if (err) return reject(err);
-          if (from + n < buffer.byteLength) return next(from + n);
-          resolve();
-        });
-      next(0);
-    });
+  async write(buffer: Buffer): Promise<void> {
+    if (!this.isOpen) throw new Canceled();
+    let from = 0;
+    // Non-blocking: take what the kernel accepts now; drop the rest of a frame that does not fit
+    // (the receiver's framing discards the torn frame by its CRC and resynchronises).
+    while (from < buffer.byteLength) {
+      try {
+        const n = writeSync(this.writeFd, buffer, from, buffer.byteLength - from);
+        if (n <= 0) break;
+        from += n;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EAGAIN") {
+          this.dropped += 1;
+          return;
+        }
+        throw e;
+      }
+    }
   }
 
   async update(options: UpdateOptions): Promise<void> {
@@ -149,6 +165,7 @@ export const TtyBinding: BindingInterface<TtyPort> = {
     try {
       stty(options.path, options.baudRate);
       const fd = openSync(options.path, constants.O_RDWR | constants.O_NOCTTY);
+      const writeFd = openSync(options.path, constants.O_WRONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
       const full: Required<OpenOptions> = {
         dataBits: 8,
         lock: true,
@@ -161,7 +178,7 @@ export const TtyBinding: BindingInterface<TtyPort> = {
         hupcl: true,
         ...options,
       };
-      return new TtyPort(fd, full, lock);
+      return new TtyPort(fd, writeFd, full, lock);
     } catch (e) {
       releaseLock(lock);
       throw e;

@@ -1,7 +1,7 @@
 // The real node: drives the membership core with a monotonic clock, UDP ring links, the serial
 // line and a local status socket. All decisions are in the core; this file only moves bytes and
 // time in and effects out.
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { type Server, createServer } from "node:net";
 import { join } from "node:path";
 import { type CoreConfig, type Effect, type LinkName, LINK_ID, MembershipCore, linkName } from "../membership/core.ts";
@@ -13,6 +13,9 @@ import { type Logger, RateLimiter, createLogger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
 import { nextIncarnation } from "./incarnation.ts";
 import { type StatusReport, buildStatus } from "./status.ts";
+import { type Clock, type FenceEvent, FencingCore, type FencingEffect } from "../fencing/core.ts";
+import { ipmiFenceOff } from "../fencing/ipmi-device.ts";
+import { decodeServiceMessage, encodeServiceMessage } from "../fencing/gossip.ts";
 
 export const STATUS_SOCKET = "hapd.sock";
 
@@ -45,6 +48,9 @@ export class NodeRuntime {
   private readonly started_ms = performance.now();
   private readonly linksTo: Map<number, LinkName[]>;
   private readonly selfId: number;
+  private fencing: FencingCore | null = null;
+  private viewDirty = false;
+  private lastGossip_ms = 0;
 
   constructor(private readonly cfg: Config) {
     this.log = createLogger(cfg.node, cfg.log_file ? { file: cfg.log_file, stderr: true } : {});
@@ -103,15 +109,121 @@ export class NodeRuntime {
       this.core.setLocalLink(LINK_ID.serial, false, `opening ${s.device}`);
       this.serial.open();
     }
+    this.fencing = this.createFencing();
     await this.startStatusServer();
     this.apply(this.core.start(this.now()));
     const tick_ms = Math.max(5, Math.min(20, Math.floor(interval / 5)));
-    this.timer = setInterval(() => this.apply(this.core.tick(this.now())), tick_ms);
+    this.timer = setInterval(() => {
+      this.apply(this.core.tick(this.now()));
+      if (this.fencing) {
+        this.applyFencing(this.fencing.tick(this.clock()));
+        // Re-gossip recent fencing events now and then, so a node that missed one catches up.
+        if (this.now() - this.lastGossip_ms > 2000) this.gossip(this.fencing.recent(16));
+      }
+    }, tick_ms);
+  }
+
+  private clock(): Clock {
+    return { mono_ms: this.now(), wall_ms: Date.now() };
+  }
+
+  private createFencing(): FencingCore | null {
+    const targets = this.cfg.nodes.filter((n) => n.bmc && n.role === "host");
+    if (targets.length === 0) return null;
+    return new FencingCore({
+      self: this.cfg.node,
+      nodeIds: new Map(this.cfg.nodes.map((n) => [n.name, n.id])),
+      targets: targets.map((n) => ({
+        name: n.name,
+        levels: [[{ id: `ipmi:${n.bmc!.address}:${n.bmc!.port}`, kind: "ipmi" as const }]],
+        delay_ms: this.cfg.fencing.delay_ms[n.name] ?? 0,
+      })),
+      attemptsPerLevel: this.cfg.fencing.attempts_per_level,
+      backoff_ms: { first: 500, max: 10_000 },
+    });
+  }
+
+  private applyFencing(effects: FencingEffect[]): void {
+    const fresh: FenceEvent[] = [];
+    for (const e of effects) {
+      switch (e.kind) {
+        case "run": {
+          const target = this.cfg.nodes.find((n) => n.name === e.attempt.target);
+          const bmc = target?.bmc;
+          if (!bmc) {
+            this.applyFencing(this.fencing?.attemptDone(e.attempt.attempt, false, "no BMC configured", this.clock()) ?? []);
+            break;
+          }
+          const f = this.cfg.fencing;
+          ipmiFenceOff({ ...bmc, power_timeout_ms: f.power_timeout_ms, attempt_timeout_ms: f.attempt_timeout_ms }).then(
+            (detail) => this.applyFencing(this.fencing?.attemptDone(e.attempt.attempt, true, detail, this.clock()) ?? []),
+            (err: Error) => this.applyFencing(this.fencing?.attemptDone(e.attempt.attempt, false, err.message, this.clock()) ?? []),
+          );
+          break;
+        }
+        case "event":
+          this.logFenceEvent(e.event);
+          if (e.event.executor === this.cfg.node) fresh.push(e.event);
+          break;
+        case "fenced":
+          this.log.warn("fencing", `${e.target} is confirmed off: its resources may be recovered`);
+          break;
+      }
+    }
+    if (fresh.length > 0) this.gossip(fresh);
+  }
+
+  private logFenceEvent(e: FenceEvent): void {
+    const what =
+      e.phase === "requested"
+        ? `fencing ${e.target} (off): ${e.reason}`
+        : e.phase === "attempt"
+          ? `fencing ${e.target}: level ${e.level} ${e.device}`
+          : e.phase === "done"
+            ? `fencing ${e.target} ${e.result === "ok" ? "SUCCEEDED" : "failed"} via ${e.device ?? "?"}: ${e.detail ?? ""} (${e.duration_ms ?? 0} ms since the request)`
+            : e.phase === "gave-up-level"
+              ? `fencing ${e.target}: level ${e.level} exhausted (${e.detail}); trying the next level`
+              : `fencing ${e.target} cancelled: ${e.detail ?? ""}`;
+    const by = e.executor === this.cfg.node ? "" : ` [by ${e.executor}]`;
+    (e.phase === "done" && e.result === "failed" ? this.log.warn : this.log.info)("fencing", `${what}${by}`);
+    try {
+      mkdirSync(this.cfg.state_dir, { recursive: true, mode: 0o700 });
+      appendFileSync(join(this.cfg.state_dir, "fence-history.jsonl"), `${JSON.stringify(e)}\n`, { mode: 0o600 });
+    } catch (err) {
+      this.log.warn("fencing", `cannot persist fencing history: ${(err as Error).message}`);
+    }
+  }
+
+  private gossip(events: FenceEvent[]): void {
+    if (events.length === 0) return;
+    this.lastGossip_ms = this.now();
+    this.apply(this.core.broadcast(encodeServiceMessage({ svc: "fence", events })));
+  }
+
+  fenceHistory(): FenceEvent[] {
+    if (this.fencing) return this.fencing.recent(FencingCore.HISTORY_MAX);
+    try {
+      return readFileSync(join(this.cfg.state_dir, "fence-history.jsonl"), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as FenceEvent);
+    } catch {
+      return [];
+    }
   }
 
   private apply(effects: Effect[]): void {
     for (const e of effects) {
       switch (e.kind) {
+        case "deliver": {
+          const msg = decodeServiceMessage(e.payload);
+          if (!msg.ok) {
+            this.log.warn("wire", `service message from ${this.nameOf(e.sender)} refused: ${msg.error}`);
+            break;
+          }
+          if (msg.value.svc === "fence" && this.fencing) this.applyFencing(this.fencing.onRemote(msg.value.events));
+          break;
+        }
         case "send":
           if (e.link === LINK_ID.serial) this.serial?.send(e.bytes);
           else this.udp.get(e.link)?.send(e.to, e.bytes);
@@ -122,10 +234,12 @@ export class NodeRuntime {
           const joined = e.view.members.filter((m) => !e.previous.members.includes(m)).map((m) => this.nameOf(m));
           const delta = [joined.length ? `joined ${joined.join(",")}` : "", gone.length ? `left ${gone.join(",")}` : ""].filter(Boolean).join("; ");
           this.log.info("membership", `view ${e.view.id}: [${names.join(" ")}]${delta ? ` (${delta})` : ""}`);
+          this.viewDirty = true;
           break;
         }
         case "quorum":
           this.log.info("quorum", e.state.quorate ? `quorate: ${e.state.votes}/${e.state.expected} votes` : `NOT quorate: ${e.state.reason}`);
+          this.viewDirty = true;
           break;
         case "link":
           this.log.info("link", `${linkName(e.link)} to ${this.nameOf(e.peer)} ${e.up ? "up" : "down"}`);
@@ -148,6 +262,11 @@ export class NodeRuntime {
           break;
       }
     }
+    if (this.viewDirty && this.fencing) {
+      this.viewDirty = false;
+      const v = this.core.view;
+      this.applyFencing(this.fencing.onView({ id: v.id, members: v.members.map((m) => this.nameOf(m)) }, this.core.quorumState.quorate, this.clock()));
+    }
   }
 
   private nameOf(id: number): string {
@@ -155,7 +274,7 @@ export class NodeRuntime {
   }
 
   status(): StatusReport {
-    return buildStatus(this.core.status(), {
+    const report = buildStatus(this.core.status(), {
       cluster: this.cfg.cluster.name,
       version: VERSION,
       selfName: this.cfg.node,
@@ -164,6 +283,12 @@ export class NodeRuntime {
       nodes: this.cfg.nodes.map((n) => ({ id: n.id, name: n.name, role: n.role })),
       linksTo: this.linksTo,
     });
+    for (const n of report.nodes) {
+      const bmc = this.cfg.nodes.find((x) => x.name === n.name)?.bmc;
+      if (bmc) n.fencing = { device: "ipmi", ip: bmc.address, port: bmc.port, cipher: bmc.cipher };
+    }
+    if (this.fencing) report.fencing = { targets: this.fencing.status(), recent: this.fencing.recent(5) };
+    return report;
   }
 
   private startStatusServer(): Promise<void> {
@@ -182,7 +307,12 @@ export class NodeRuntime {
           let reply: unknown;
           try {
             const req = JSON.parse(buf.slice(0, nl)) as { cmd?: unknown };
-            reply = req.cmd === "status" ? { ok: true, status: this.status() } : { ok: false, error: `unknown command ${String(req.cmd)}` };
+            reply =
+              req.cmd === "status"
+                ? { ok: true, status: this.status() }
+                : req.cmd === "fence-history"
+                  ? { ok: true, history: this.fenceHistory() }
+                  : { ok: false, error: `unknown command ${String(req.cmd)}` };
           } catch {
             reply = { ok: false, error: "request is not JSON" };
           }

@@ -4,7 +4,12 @@ import type { StatusReport } from "./status.ts";
 
 export class StatusError extends Error {}
 
-export function queryStatus(socketPath: string, timeout_ms = 3000): Promise<StatusReport> {
+export async function queryStatus(socketPath: string, timeout_ms = 3000): Promise<StatusReport> {
+  return (await queryNode(socketPath, "status", timeout_ms)) as StatusReport;
+}
+
+/** One request to a node's status socket; resolves with the reply's payload. */
+export function queryNode(socketPath: string, cmd: "status" | "fence-history", timeout_ms = 3000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(socketPath);
     let buf = "";
@@ -13,15 +18,16 @@ export function queryStatus(socketPath: string, timeout_ms = 3000): Promise<Stat
       reject(new StatusError(`${socketPath}: no answer within ${timeout_ms} ms`));
     }, timeout_ms);
     sock.setEncoding("utf8");
-    sock.on("connect", () => sock.write(`${JSON.stringify({ cmd: "status" })}\n`));
+    sock.on("connect", () => sock.write(`${JSON.stringify({ cmd })}\n`));
     sock.on("data", (d: string) => {
       buf += d;
     });
     sock.on("end", () => {
       clearTimeout(timer);
       try {
-        const reply = JSON.parse(buf) as { ok: boolean; status?: StatusReport; error?: string };
-        if (reply.ok && reply.status) resolve(reply.status);
+        const reply = JSON.parse(buf) as { ok: boolean; status?: StatusReport; history?: unknown; error?: string };
+        const value = cmd === "status" ? reply.status : reply.history;
+        if (reply.ok && value !== undefined) resolve(value);
         else reject(new StatusError(reply.error ?? "empty reply"));
       } catch {
         reject(new StatusError(`${socketPath}: malformed reply`));

@@ -1,6 +1,7 @@
 // The status contract of `hapd status --json`, and its 80-column rendering for a person.
 import type { CoreStatus, LinkName, Role } from "../membership/core.ts";
 import { LINK_ID } from "../membership/core.ts";
+import type { FenceEvent, TargetStatus } from "../fencing/core.ts";
 
 export type LinkState = "up" | "down";
 
@@ -15,6 +16,8 @@ export interface NodeReport {
   /** Why a link of this node is down, where we know (local device errors). */
   link_reasons?: Partial<Record<LinkName, string>>;
   self?: boolean;
+  /** How this node is fenced (hosts with a BMC). */
+  fencing?: { device: "ipmi"; ip: string; port: number; cipher: number };
 }
 
 export interface StatusReport {
@@ -27,6 +30,7 @@ export interface StatusReport {
   quorum: { quorate: boolean; votes: number; expected: number; needed: number; reason: string; wait_for_all: boolean; established: boolean };
   nodes: NodeReport[];
   counters: { sent: number; received: number; dropped: Record<string, number> };
+  fencing?: { targets: TargetStatus[]; recent: FenceEvent[] };
 }
 
 export interface StatusContext {
@@ -100,6 +104,15 @@ export function renderStatus(s: StatusReport): string {
     const reasons = Object.entries(n.link_reasons ?? {}).map(([k, v]) => `${k}: ${v}`);
     if (reasons.length) note = `${note} ${reasons.join("; ")}`.trim();
     lines.push(`${pad(n.name, 10)}${pad(n.role, 12)}${pad(n.state, 9)}${pad(l("ring0"), 7)}${pad(l("ring1"), 7)}${pad(l("serial"), 8)}${note}`.slice(0, 80));
+  }
+  if (s.fencing && (s.fencing.targets.length > 0 || s.fencing.recent.length > 0)) {
+    lines.push("");
+    for (const t of s.fencing.targets) lines.push(`fencing ${t.target}: ${t.state}${t.executor ? ` (by ${t.executor}, level ${t.level})` : ""}`.slice(0, 80));
+    const last = s.fencing.recent.filter((e) => e.phase === "done").slice(-3);
+    for (const e of last) {
+      const when = new Date(e.at_wall_ms).toISOString().slice(11, 19);
+      lines.push(`${when} fence ${e.target} ${e.result === "ok" ? "OK" : "FAILED"} by ${e.executor}: ${e.detail ?? ""}`.slice(0, 80));
+    }
   }
   const dropped = Object.entries(s.counters.dropped);
   if (dropped.length > 0) {

@@ -67,6 +67,16 @@ const schema = z
     run_dir: z.string().min(1).optional(),
     log_file: z.string().min(1).optional(),
     nodes: z.array(nodeSchema).min(1).max(8),
+    fencing: z
+      .object({
+        /** Wait this long before fencing the named host: the fence race without an arbitrator. */
+        delay_ms: z.record(z.string(), z.number().int().min(0).max(120_000)).default({}),
+        power_timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
+        attempt_timeout_ms: z.number().int().min(500).max(120_000).default(15_000),
+        attempts_per_level: z.number().int().min(1).max(20).default(3),
+      })
+      .strict()
+      .default({ delay_ms: {}, power_timeout_ms: 10_000, attempt_timeout_ms: 15_000, attempts_per_level: 3 }),
     serial: z
       .object({
         device: z.string().min(1),
@@ -147,6 +157,9 @@ function checkSemantics(c: Config): void {
     if (peer.name === self.name) throw new ConfigError(c.file, "serial.peer", "must be the other host, not this node");
     if (self.role !== "host" || peer.role !== "host") throw new ConfigError(c.file, "serial.peer", "the serial line joins the two hosts; the arbitrator has none");
     if (![9600, 19200, 38400, 57600, 115200, 230400].includes(c.serial.baud)) throw new ConfigError(c.file, "serial.baud", `${c.serial.baud} is not a standard rate`);
+  }
+  for (const name of Object.keys(c.fencing.delay_ms)) {
+    if (!names.has(name)) throw new ConfigError(c.file, `fencing.delay_ms.${name}`, `"${name}" is not one of nodes`);
   }
   if (c.cluster.lost_timeout_ms < c.cluster.heartbeat_interval_ms * 3) {
     throw new ConfigError(c.file, "cluster.lost_timeout_ms", `must be at least 3 heartbeat intervals (${c.cluster.heartbeat_interval_ms * 3} ms)`);

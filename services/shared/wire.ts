@@ -32,6 +32,8 @@ export const MAX_PAYLOAD_BYTES = 60_000;
 
 export enum MessageType {
   Heartbeat = 1,
+  /** A cluster service's message (fencing events, ...), carried by membership: JSON, validated by the service. */
+  Service = 2,
 }
 
 export interface Header {

@@ -1,0 +1,286 @@
+// The fencing service of one node, as a state machine without I/O.
+//
+// When a host leaves the quorate view, every member of that view computes the same fencing
+// request and the same executor (the lowest node id in the view), so a request is executed once
+// cluster-wide without a lock. Only a quorate node ever fences: the side that lost the
+// arbitrator's vote cannot shoot. The executor runs the target's topology levels in order
+// (level 1: its BMC); an attempt succeeds only when the device confirmed the power is off. A
+// failed or unreachable device is a failed attempt: retry with backoff, then the next level,
+// and never a success. Every step is an event; events are gossiped so every node keeps the same
+// history. If the executor dies mid-way, the view changes and the next executor picks the
+// request up.
+
+export interface Clock {
+  mono_ms: number;
+  wall_ms: number;
+}
+
+export interface DeviceSpec {
+  /** e.g. "ipmi:10.70.0.101:623" */
+  id: string;
+  kind: "ipmi";
+}
+
+export interface TargetSpec {
+  name: string;
+  /** levels[0] is level 1; each level lists devices that must all confirm. */
+  levels: DeviceSpec[][];
+  /** Static delay before fencing this target (for clusters without an arbitrator). */
+  delay_ms: number;
+}
+
+export interface FencingConfig {
+  self: string;
+  /** Nodes by name with their ids; the executor is the lowest id of the quorate view. */
+  nodeIds: ReadonlyMap<string, number>;
+  targets: readonly TargetSpec[];
+  attemptsPerLevel: number;
+  backoff_ms: { first: number; max: number };
+}
+
+export type Result = "ok" | "failed";
+
+export interface FenceEvent {
+  /** "<executor>:<request seq>:<step>", unique cluster-wide. */
+  id: string;
+  request: string;
+  target: string;
+  action: "off";
+  reason: string;
+  /** The node that saw the target leave and requested fencing (the executor, by construction). */
+  requester: string;
+  executor: string;
+  phase: "requested" | "attempt" | "done" | "gave-up-level" | "cancelled";
+  device?: string;
+  level?: number;
+  result?: Result;
+  detail?: string;
+  at_wall_ms: number;
+  duration_ms?: number;
+}
+
+export interface Attempt {
+  attempt: string;
+  target: string;
+  device: DeviceSpec;
+  level: number;
+}
+
+export type FencingEffect =
+  | { kind: "run"; attempt: Attempt }
+  | { kind: "event"; event: FenceEvent }
+  | { kind: "fenced"; target: string };
+
+interface Pending {
+  request: string;
+  target: TargetSpec;
+  reason: string;
+  viewId: number;
+  startedAt: Clock;
+  level: number;
+  attemptsAtLevel: number;
+  nextAt_ms: number;
+  running: string | null;
+  /** Executor of record; another node may take over after a view change. */
+  executor: string;
+}
+
+export interface TargetStatus {
+  target: string;
+  state: "pending" | "fencing" | "fenced" | "retrying";
+  since_wall_ms: number;
+  executor: string;
+  level: number;
+}
+
+export class FencingCore {
+  private readonly pending = new Map<string, Pending>();
+  /** Targets confirmed off and not seen back since: recovery of their resources is safe. */
+  private readonly fenced = new Map<string, number>();
+  private readonly history: FenceEvent[] = [];
+  private readonly seen = new Set<string>();
+  private lastView: { id: number; members: string[]; quorate: boolean } = { id: 0, members: [], quorate: false };
+  /**
+   * Members of the last view in which this node held quorum. Compared with the next quorate view,
+   * not just the previous view: a node may pass through a view without quorum (its own detection
+   * a moment before the others'), and a host lost meanwhile must still be fenced.
+   */
+  private lastQuorateMembers: string[] = [];
+  private seq = 0;
+  private readonly targets: Map<string, TargetSpec>;
+  static readonly HISTORY_MAX = 500;
+
+  constructor(private readonly cfg: FencingConfig) {
+    this.targets = new Map(cfg.targets.map((t) => [t.name, t]));
+  }
+
+  // ---- inputs -------------------------------------------------------------------------------
+
+  /** The membership view changed, or quorum did. */
+  onView(view: { id: number; members: string[] }, quorate: boolean, now: Clock): FencingEffect[] {
+    const fx: FencingEffect[] = [];
+    this.lastView = { id: view.id, members: [...view.members], quorate };
+    for (const name of view.members) {
+      // A target back in the view was powered on again: it is no longer "fenced", and a request
+      // still pending for it is moot.
+      this.fenced.delete(name);
+      const p = this.pending.get(name);
+      if (p) {
+        this.pending.delete(name);
+        this.emit(fx, this.event(p, "cancelled", now, { detail: "target rejoined the cluster" }));
+      }
+    }
+    if (!quorate) return fx; // the side without quorum never fences
+    const lost = this.lastQuorateMembers.filter((m) => !view.members.includes(m));
+    this.lastQuorateMembers = [...view.members];
+    for (const name of lost) {
+      const target = this.targets.get(name);
+      if (!target || this.pending.has(name) || this.fenced.has(name)) continue;
+      const executor = this.executorOf(view.members);
+      const request = `${executor}:${view.id}:${name}`;
+      const p: Pending = {
+        request,
+        target,
+        reason: "peer is no longer part of the cluster",
+        viewId: view.id,
+        startedAt: now,
+        level: 0,
+        attemptsAtLevel: 0,
+        nextAt_ms: now.mono_ms + target.delay_ms,
+        running: null,
+        executor,
+      };
+      this.pending.set(name, p);
+      if (executor === this.cfg.self) this.emit(fx, this.event(p, "requested", now, {}));
+    }
+    // A new view may change who executes what is still pending.
+    for (const p of this.pending.values()) {
+      const executor = this.executorOf(view.members);
+      if (p.executor !== executor) {
+        p.executor = executor;
+        p.running = null;
+        p.nextAt_ms = now.mono_ms;
+      }
+    }
+    return [...fx, ...this.tick(now)];
+  }
+
+  tick(now: Clock): FencingEffect[] {
+    const fx: FencingEffect[] = [];
+    if (!this.lastView.quorate) return fx;
+    for (const p of this.pending.values()) {
+      if (p.executor !== this.cfg.self || p.running || now.mono_ms < p.nextAt_ms) continue;
+      const devices = p.target.levels[p.level];
+      if (!devices || devices.length === 0) continue;
+      // Devices of one level must all confirm; they are tried one after the other.
+      const device = devices[p.attemptsAtLevel % devices.length]!;
+      this.seq += 1;
+      const attempt = `${this.cfg.self}:${this.seq}`;
+      p.running = attempt;
+      this.emit(fx, this.event(p, "attempt", now, { device: device.id, level: p.level + 1 }));
+      fx.push({ kind: "run", attempt: { attempt, target: p.target.name, device, level: p.level + 1 } });
+    }
+    return fx;
+  }
+
+  /** The device adapter finished an attempt. `ok` only for a confirmed power-off. */
+  attemptDone(attempt: string, ok: boolean, detail: string, now: Clock): FencingEffect[] {
+    const fx: FencingEffect[] = [];
+    const p = [...this.pending.values()].find((x) => x.running === attempt);
+    if (!p) return fx; // cancelled or taken over meanwhile
+    p.running = null;
+    const device = p.target.levels[p.level]?.[p.attemptsAtLevel % (p.target.levels[p.level]?.length ?? 1)]?.id;
+    if (ok) {
+      this.pending.delete(p.target.name);
+      this.fenced.set(p.target.name, now.wall_ms);
+      this.emit(fx, this.event(p, "done", now, { result: "ok", detail, level: p.level + 1, ...(device ? { device } : {}), duration_ms: Math.round(now.mono_ms - p.startedAt.mono_ms) }));
+      fx.push({ kind: "fenced", target: p.target.name });
+      return fx;
+    }
+    p.attemptsAtLevel += 1;
+    const backoff = Math.min(this.cfg.backoff_ms.max, this.cfg.backoff_ms.first * 2 ** (p.attemptsAtLevel - 1));
+    this.emit(fx, this.event(p, "done", now, { result: "failed", detail, level: p.level + 1, ...(device ? { device } : {}), duration_ms: Math.round(now.mono_ms - p.startedAt.mono_ms) }));
+    if (p.attemptsAtLevel >= this.cfg.attemptsPerLevel) {
+      this.emit(fx, this.event(p, "gave-up-level", now, { level: p.level + 1, detail: `${p.attemptsAtLevel} attempts failed` }));
+      p.level = (p.level + 1) % p.target.levels.length; // after the last level, start over: never give up
+      p.attemptsAtLevel = 0;
+    }
+    p.nextAt_ms = now.mono_ms + backoff;
+    return fx;
+  }
+
+  /** Events gossiped by other nodes: history, and "fenced" learned from the executor. */
+  onRemote(events: readonly FenceEvent[]): FencingEffect[] {
+    const fx: FencingEffect[] = [];
+    for (const e of events) {
+      if (this.seen.has(e.id)) continue;
+      this.record(e);
+      fx.push({ kind: "event", event: e });
+      if (e.phase === "done" && e.result === "ok" && this.pending.has(e.target)) {
+        this.pending.delete(e.target);
+        this.fenced.set(e.target, e.at_wall_ms);
+        fx.push({ kind: "fenced", target: e.target });
+      }
+    }
+    return fx;
+  }
+
+  // ---- queries ------------------------------------------------------------------------------
+
+  /** Has this node been confirmed off since it left? The resource manager waits for this. */
+  isFenced(target: string): boolean {
+    return this.fenced.has(target);
+  }
+
+  recent(count = 32): FenceEvent[] {
+    return this.history.slice(-count);
+  }
+
+  status(): TargetStatus[] {
+    const out: TargetStatus[] = [];
+    for (const p of this.pending.values()) {
+      out.push({ target: p.target.name, state: p.running ? "fencing" : p.attemptsAtLevel > 0 ? "retrying" : "pending", since_wall_ms: p.startedAt.wall_ms, executor: p.executor, level: p.level + 1 });
+    }
+    for (const [t, at] of this.fenced) out.push({ target: t, state: "fenced", since_wall_ms: at, executor: "", level: 0 });
+    return out;
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private executorOf(members: readonly string[]): string {
+    let best = members[0] ?? this.cfg.self;
+    for (const m of members) if ((this.cfg.nodeIds.get(m) ?? 99) < (this.cfg.nodeIds.get(best) ?? 99)) best = m;
+    return best;
+  }
+
+  private event(p: Pending, phase: FenceEvent["phase"], now: Clock, extra: Partial<FenceEvent>): FenceEvent {
+    this.seq += 1;
+    return {
+      id: `${this.cfg.self}:${this.seq}:${now.wall_ms}`,
+      request: p.request,
+      target: p.target.name,
+      action: "off",
+      reason: p.reason,
+      requester: p.executor,
+      executor: this.cfg.self,
+      phase,
+      at_wall_ms: now.wall_ms,
+      ...extra,
+    };
+  }
+
+  private emit(fx: FencingEffect[], e: FenceEvent): void {
+    this.record(e);
+    fx.push({ kind: "event", event: e });
+  }
+
+  private record(e: FenceEvent): void {
+    this.seen.add(e.id);
+    this.history.push(e);
+    if (this.history.length > FencingCore.HISTORY_MAX) this.history.splice(0, this.history.length - FencingCore.HISTORY_MAX);
+    if (this.seen.size > FencingCore.HISTORY_MAX * 4) {
+      this.seen.clear();
+      for (const h of this.history) this.seen.add(h.id);
+    }
+  }
+}
