@@ -23,8 +23,16 @@ define ensure_debs
 	fi
 endef
 
+# `npm ci` first. The npm registry these machines reach has no rollup builds for other platforms
+# (404), and npm ci's lock check then reports them "missing" (vitest -> vite -> rollup lists them
+# as optional); in that case install exactly the locked versions with `npm install`.
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@npm ci --no-audit --no-fund --loglevel=error 2>.lab-npm-ci.log || { \
+	  if grep -q "Missing: @rollup/" .lab-npm-ci.log; then \
+	    echo "npm ci: this registry lacks rollup's other-platform builds; installing the locked versions with npm install"; \
+	    npm install --no-audit --no-fund --loglevel=error; \
+	  else cat .lab-npm-ci.log >&2; exit 1; fi; }
+	@rm -f .lab-npm-ci.log
 	@touch $@
 
 deps: node_modules/.package-lock.json
@@ -34,7 +42,7 @@ deps-test: node_modules/.package-lock.json
 	$(call ensure_debs,$(DEBS_TEST))
 
 dist/hapd: node_modules/.package-lock.json $(SOURCES)
-	$(BUN) build --compile --minify-syntax --outfile dist/hapd services/cli/main.ts
+	$(BUN) build --compile --bytecode --minify-syntax --outfile dist/hapd services/cli/main.ts
 
 build: dist/hapd
 

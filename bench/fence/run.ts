@@ -28,7 +28,9 @@ const PASSWORD = "bench-s3cret";
 function parseArgs(): { rounds: number; agent: string[] } {
   const args = process.argv.slice(2);
   let rounds = 10;
-  let agent = [BUN, join(ROOT, "ipmi/fence-main.ts")];
+  // The shipped binary by default (what an operator runs); the dev entry when it is not built.
+  const hapd = join(ROOT, "dist/hapd");
+  let agent = existsSync(hapd) ? [hapd, "fence"] : [BUN, join(ROOT, "ipmi/fence-main.ts")];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] ?? "";
     if (arg === "--agent") agent = (args[++i] ?? "").split(/\s+/).filter(Boolean);

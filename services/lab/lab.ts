@@ -7,7 +7,6 @@
 // `hapd demo` sees a running lab and says so.
 import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeKeyFile } from "../shared/keyfile.ts";
 import { queryStatus } from "../node/status-client.ts";
@@ -57,10 +56,8 @@ export function nodePid(state: LabState, name: string): number | undefined {
   }
 }
 
-export function defaultLabDir(): string {
-  if (process.env.HAPD_LAB_DIR) return process.env.HAPD_LAB_DIR;
-  return process.getuid?.() === 0 ? "/run/hapd-lab" : join(tmpdir(), `hapd-lab-${process.getuid?.() ?? "user"}`);
-}
+export { defaultLabDir, labSocket } from "./paths.ts";
+import { defaultLabDir, labSocket } from "./paths.ts";
 
 /** How to run this same program again: the compiled binary, or bun with the entry script. */
 export function selfCommand(): string[] {
@@ -220,9 +217,6 @@ export async function waitFor<T>(what: string, timeout_ms: number, probe: () => 
   throw new Error(`timed out after ${timeout_ms} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
 }
 
-export function labSocket(dir: string, name: string): string {
-  return join(dir, name, "run", "hapd.sock");
-}
 
 export async function labStatus(dir: string, name: string): Promise<StatusReport> {
   return queryStatus(labSocket(dir, name));

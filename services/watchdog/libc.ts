@@ -4,7 +4,7 @@
 // before any other JavaScript runs, so nothing can overwrite it in between. libc is loaded on
 // first use: tests that never touch a real device never load it.
 
-import { dlopen, FFIType, ptr, read as ffiRead } from "bun:ffi";
+import { dlopen, FFIType, ptr, read as ffiRead, type Pointer } from "bun:ffi";
 import type { KernelPort } from "./kernel-port.ts";
 
 const SYMBOLS = {
@@ -60,7 +60,7 @@ export const libcKernel: KernelPort = {
   ioctl(fd, request, arg) {
     const c = load();
     // A number travels as the pointer-sized argument itself (e.g. I2C_SLAVE's address).
-    return result(c, c.ioctl(fd, request, typeof arg === "number" ? arg : ptr(arg.length > 0 ? arg : EMPTY)));
+    return result(c, c.ioctl(fd, request, typeof arg === "number" ? (arg as Pointer) : ptr(arg.length > 0 ? arg : EMPTY)));
   },
   write(fd, bytes) {
     const c = load();

@@ -77,7 +77,8 @@ export const DEFAULT_BMC_PORT = 623;
 
 export interface WizardEnv {
   system: SystemSnapshot;
-  /** The join token of the key this wizard generated (create). */
+  /** The cluster key this wizard generated (used when creating a cluster), and its join token. */
+  newKey: Uint8Array;
   newToken: string;
   configPath: string;
 }

@@ -43,8 +43,8 @@ export function Screen(p: ScreenProps): ReactElement {
 }
 
 /** Shown instead of any screen when the terminal is smaller than 80x24. */
-export function TooSmall(p: { theme: Theme; cols: number; rows: number }): ReactElement {
+export function TooSmall(p: { theme: Theme; cols: number; rows: number; quitting: boolean }): ReactElement {
   const w = Math.max(10, p.cols);
-  const msg = [`Terminal is ${p.cols}x${p.rows}.`, "The hapd console needs", "at least 80x24.", "Enlarge it, or ^C to leave."];
+  const msg = [`Terminal is ${p.cols}x${p.rows}.`, "The hapd console needs", "at least 80x24.", p.quitting ? "Leave the console? y/n" : "Enlarge it, or ^C to leave."];
   return h(Box, { flexDirection: "column", width: w }, ...msg.map((m, i) => h(Text, { key: i }, m.slice(0, w))));
 }
