@@ -4,14 +4,19 @@
 import { EventEmitter } from "node:events";
 import { render } from "ink";
 import { createElement as h } from "react";
+import { unstable_IdlePriority, unstable_scheduleCallback } from "scheduler";
 import { App, type Size } from "./app.ts";
 import type { ConsolePorts } from "./ports.ts";
 import type { TerminalCaps } from "./terminal/caps.ts";
+import type { Key } from "./terminal/key-parser.ts";
 import { createKeySource } from "./terminal/key-source.ts";
 import { ScreenWriter } from "./terminal/screen-writer.ts";
 import { createTheme } from "./terminal/theme.ts";
 import { KeyRouter } from "./ui/key-router.ts";
 import { COLS, ROWS } from "./ui/lines.ts";
+
+/** Keys typed ahead beyond this are dropped (a paste of a whole file, line noise). */
+export const MAX_QUEUED_KEYS = 4096;
 
 export interface SizeSource {
   get(): Size;
@@ -70,7 +75,29 @@ export function mountConsole(o: MountOptions): Promise<number> {
     const unsubscribeSize = o.size.subscribe(() => writer.resize(o.size.get()));
     const keys = createKeySource(o.input);
     const router = new KeyRouter();
-    keys.subscribe((k) => router.dispatch(k));
+    // One key at a time, each after React has rendered what the one before changed: React 19
+    // renders a state update in a Scheduler task, not synchronously, so without this the second
+    // of two keys read together (Esc then "j") would reach the screen that the first one closed.
+    // The next key is an idle-priority task of the same Scheduler, queued from a microtask so
+    // that React's own microtask (which queues the render) comes first: it runs after every
+    // render and effect that the previous key caused.
+    const queue: Key[] = [];
+    let draining = false;
+    const next = () => queueMicrotask(() => unstable_scheduleCallback(unstable_IdlePriority, drain));
+    const drain = () => {
+      const k = queue.shift();
+      if (k && !closed) router.dispatch(k);
+      if (queue.length > 0 && !closed) next();
+      else draining = false;
+    };
+    keys.subscribe((k) => {
+      if (queue.length >= MAX_QUEUED_KEYS) return;
+      queue.push(k);
+      if (!draining) {
+        draining = true;
+        next();
+      }
+    });
     let finish: (code: number) => void = () => undefined;
     const instance = render(
       h(App, {

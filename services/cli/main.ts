@@ -58,9 +58,26 @@ export async function buildProgram(): Promise<CommandType> {
 
   program
     .command("node")
-    .description("run this node's services in the foreground")
+    .description("run this node in the foreground: the supervisor, which starts and watches the node's services and feeds the watchdog")
     .option("-c, --config <file>", "node configuration", DEFAULT_CONFIG)
     .action(async (o: { config: string }) => {
+      const cfg = await configOrExit(o.config);
+      const { Supervisor } = await import("../supervisor/runtime.ts");
+      const { selfCommand } = await import("../shared/self-command.ts");
+      try {
+        process.exitCode = await new Supervisor(cfg, selfCommand()).run();
+      } catch (e) {
+        throw new ExitError(1, `supervisor failed to start: ${(e as Error).message}`);
+      }
+    });
+
+  program
+    .command("service", { hidden: true })
+    .description("run one service of the node (started by the supervisor)")
+    .argument("<name>", "the service: cluster")
+    .option("-c, --config <file>", "node configuration", DEFAULT_CONFIG)
+    .action(async (name: string, o: { config: string }) => {
+      if (name !== "cluster") throw new ExitError(2, `unknown service ${name}; the services are: cluster`);
       const cfg = await configOrExit(o.config);
       const { NodeRuntime } = await import("../node/runtime.ts");
       const { KeyFileError } = await import("../shared/keyfile.ts");
@@ -73,8 +90,7 @@ export async function buildProgram(): Promise<CommandType> {
       }
       await new Promise<void>((resolve) => {
         const stop = () => {
-          rt.stop();
-          resolve();
+          void rt.stop().then(resolve);
         };
         process.once("SIGTERM", stop);
         process.once("SIGINT", stop);

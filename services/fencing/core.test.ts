@@ -116,8 +116,32 @@ describe("fencing core", () => {
     expect(runs(b.tick(at(5002))).map((r) => r.target)).toEqual(["host-a"]);
   });
 
-  it("a target back in the view cancels its request; the arbitrator is never a target", () => {
+  it("a target that rejoins while an attempt is in flight is not cancelled: the device's answer decides", () => {
     const b = core("host-b");
+    const [a1] = runs(lose(b, "host-a"));
+    const fx = b.onView({ id: 5, members: all }, true, at(10));
+    expect(fx.some((e) => e.kind === "event" && e.event.phase === "cancelled")).toBe(false);
+    expect(b.attemptDone(a1!.attempt, true, "chassis confirmed off", at(20)).some((e) => e.kind === "fenced")).toBe(true);
+  });
+
+  it("a node that announced a clean stop is not fenced when it leaves", () => {
+    const b = core("host-b");
+    b.onView({ id: 1, members: all }, true, at(0));
+    b.onLeave("host-a");
+    b.onView({ id: 1, members: all }, true, at(0.5)); // a quorum change while it is still a member
+    expect(runs(b.onView({ id: 2, members: ["host-b", "arb"] }, true, at(1)))).toEqual([]);
+    // ...but the next time it vanishes without a word, it is.
+    b.onView({ id: 3, members: all }, true, at(2));
+    expect(runs(b.onView({ id: 4, members: ["host-b", "arb"] }, true, at(3))).map((r) => r.target)).toEqual(["host-a"]);
+  });
+
+  it("a target back in the view before any attempt cancels its request; the arbitrator is never a target", () => {
+    const b = core("host-b", {
+      targets: [
+        { name: "host-a", levels: [[ipmi("a")]], delay_ms: 1000 },
+        { name: "host-b", levels: [[ipmi("b")]], delay_ms: 0 },
+      ],
+    });
     lose(b, "host-a");
     const fx = b.onView({ id: 5, members: all }, true, at(10));
     expect(fx.some((e) => e.kind === "event" && e.event.phase === "cancelled")).toBe(true);

@@ -106,6 +106,8 @@ export class FencingCore {
    * a moment before the others'), and a host lost meanwhile must still be fenced.
    */
   private lastQuorateMembers: string[] = [];
+  /** Nodes that announced a clean stop (resources stopped): leaving the view is not a failure. */
+  private readonly leftCleanly = new Set<string>();
   private seq = 0;
   private readonly targets: Map<string, TargetSpec>;
   static readonly HISTORY_MAX = 500;
@@ -119,15 +121,22 @@ export class FencingCore {
   /** The membership view changed, or quorum did. */
   onView(view: { id: number; members: string[] }, quorate: boolean, now: Clock): FencingEffect[] {
     const fx: FencingEffect[] = [];
+    const before = this.lastView.members;
     this.lastView = { id: view.id, members: [...view.members], quorate };
     for (const name of view.members) {
+      // A node that left cleanly and is now back starts afresh; while it is still in the view
+      // (between its announcement and its departure) the mark stays.
+      if (!before.includes(name)) this.leftCleanly.delete(name);
       // A target back in the view was powered on again: it is no longer "fenced", and a request
       // still pending for it is moot.
-      this.fenced.delete(name);
       const p = this.pending.get(name);
+      // With an attempt in flight the power-off may already have happened: the request is not
+      // cancelled; its result decides (a target switched off leaves the view again at once).
+      if (p?.running) continue;
+      this.fenced.delete(name);
       if (p) {
         this.pending.delete(name);
-        this.emit(fx, this.event(p, "cancelled", now, { detail: "target rejoined the cluster" }));
+        this.emit(fx, this.event(p, "cancelled", now, { detail: "target rejoined the cluster before any attempt" }));
       }
     }
     if (!quorate) return fx; // the side without quorum never fences
@@ -136,7 +145,11 @@ export class FencingCore {
     for (const name of lost) {
       const target = this.targets.get(name);
       if (!target || this.pending.has(name) || this.fenced.has(name)) continue;
-      const executor = this.executorOf(view.members);
+      if (this.leftCleanly.has(name)) {
+        this.leftCleanly.delete(name);
+        continue;
+      }
+      const executor = this.executorOf(view.members.filter((m) => m !== name));
       const request = `${executor}:${view.id}:${name}`;
       const p: Pending = {
         request,
@@ -155,11 +168,12 @@ export class FencingCore {
     }
     // A new view may change who executes what is still pending.
     for (const p of this.pending.values()) {
-      const executor = this.executorOf(view.members);
+      // Never the target itself (it may be back in the view while an attempt is in flight).
+      const executor = this.executorOf(view.members.filter((m) => m !== p.target.name));
       if (p.executor !== executor) {
         p.executor = executor;
-        p.running = null;
-        p.nextAt_ms = now.mono_ms;
+        // An attempt already in flight here keeps running: its answer is still the truth.
+        if (!p.running) p.nextAt_ms = now.mono_ms;
       }
     }
     return [...fx, ...this.tick(now)];
@@ -170,6 +184,7 @@ export class FencingCore {
     if (!this.lastView.quorate) return fx;
     for (const p of this.pending.values()) {
       if (p.executor !== this.cfg.self || p.running || now.mono_ms < p.nextAt_ms) continue;
+      if (this.lastView.members.includes(p.target.name)) continue; // back in the view: no new attempt
       const devices = p.target.levels[p.level];
       if (!devices || devices.length === 0) continue;
       // Devices of one level must all confirm; they are tried one after the other.
@@ -223,6 +238,11 @@ export class FencingCore {
       }
     }
     return fx;
+  }
+
+  /** A peer announced that it stops cleanly. */
+  onLeave(node: string): void {
+    this.leftCleanly.add(node);
   }
 
   // ---- queries ------------------------------------------------------------------------------

@@ -24,12 +24,28 @@ const fenceEvent = z
   })
   .strict();
 
-const message = z.discriminatedUnion("svc", [z.object({ svc: z.literal("fence"), events: z.array(fenceEvent).max(MAX_EVENTS) }).strict()]);
+const nodeInfo = z
+  .object({
+    node: z.string().max(64),
+    watchdog: z.object({ driver: z.string().max(32), timeout_s: z.number().finite(), armed: z.boolean(), resources_allowed: z.boolean() }).strict(),
+    services: z.array(z.object({ name: z.string().max(32), pid: z.number().int().min(0), restarts: z.number().int().min(0) }).strict()).max(16),
+  })
+  .strict();
 
-export type ServiceMessage = { svc: "fence"; events: FenceEvent[] };
+export type NodeInfo = z.infer<typeof nodeInfo>;
+
+const message = z.discriminatedUnion("svc", [
+  z.object({ svc: z.literal("fence"), events: z.array(fenceEvent).max(MAX_EVENTS) }).strict(),
+  z.object({ svc: z.literal("node-info"), info: nodeInfo }).strict(),
+  /** A clean stop: the node has stopped its resources and leaves; it must not be fenced for it. */
+  z.object({ svc: z.literal("leave"), node: z.string().max(64) }).strict(),
+]);
+
+export type ServiceMessage = { svc: "fence"; events: FenceEvent[] } | { svc: "node-info"; info: NodeInfo } | { svc: "leave"; node: string };
 
 export function encodeServiceMessage(m: ServiceMessage): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify({ ...m, events: m.events.slice(-MAX_EVENTS) }));
+  const bounded = m.svc === "fence" ? { ...m, events: m.events.slice(-MAX_EVENTS) } : m;
+  return new TextEncoder().encode(JSON.stringify(bounded));
 }
 
 export function decodeServiceMessage(bytes: Uint8Array): { ok: true; value: ServiceMessage } | { ok: false; error: string } {

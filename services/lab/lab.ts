@@ -59,12 +59,8 @@ export function nodePid(state: LabState, name: string): number | undefined {
 export { defaultLabDir, labSocket } from "./paths.ts";
 import { defaultLabDir, labSocket } from "./paths.ts";
 
-/** How to run this same program again: the compiled binary, or bun with the entry script. */
-export function selfCommand(): string[] {
-  const script = process.argv[1];
-  if (script && /\.(ts|js|mjs)$/.test(script) && existsSync(script)) return [process.execPath, script];
-  return [process.execPath];
-}
+export { selfCommand } from "../shared/self-command.ts";
+import { selfCommand } from "../shared/self-command.ts";
 
 export function readLabState(dir: string): LabState | null {
   try {

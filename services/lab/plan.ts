@@ -98,6 +98,12 @@ export function nodeConfigYaml(plan: LabPlan, node: LabNode, extra: Record<strin
       ...(n.bmc ? { bmc: { address: n.bmc.address, port: n.bmc.port, username: "admin", password_file: n.bmc.passwordFile, cipher: 3 } } : {}),
     })),
     ...(node.serial ? { serial: { device: node.serial, peer: peerOf(node), baud: 115200 } } : {}),
+    // Each host's watchdog is its own simulated BMC's IPMI watchdog: the lab shows the whole
+    // hierarchy (service -> supervisor -> BMC). ipmi_sim 2.0.33 needs a messaging pre-timeout and
+    // pets at least 1 s apart (its Reset does not re-arm a running countdown otherwise).
+    watchdog: node.bmc
+      ? { kind: "ipmi", address: node.bmc.address, port: node.bmc.port, username: "admin", password_file: node.bmc.passwordFile, cipher: 3, action: "hard_reset", timeout_s: 5 }
+      : { kind: "none" },
     ...extra,
   };
   return `# hapd lab node ${node.name} (written by hapd demo)\n${stringify(doc)}`;

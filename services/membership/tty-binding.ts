@@ -16,7 +16,6 @@
 // unsupported rather than faked.
 import { spawnSync } from "node:child_process";
 import { closeSync, constants, existsSync, mkdirSync, openSync, read, readFileSync, realpathSync, rmSync, writeFileSync, writeSync } from "node:fs";
-import { basename } from "node:path";
 import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from "@serialport/bindings-interface";
 
 const LOCK_DIR = process.env.HAPD_LOCK_DIR ?? "/run/lock";
@@ -28,7 +27,8 @@ function lockPath(device: string): string {
   } catch {
     real = device;
   }
-  return `${LOCK_DIR}/LCK..${basename(real)}`;
+  // UUCP names the lock after the device below /dev ("ttyS1", "pts/3" as "pts_3").
+  return `${LOCK_DIR}/LCK..${real.replace(/^\/dev\//, "").replace(/\//g, "_")}`;
 }
 
 function pidAlive(pid: number): boolean {

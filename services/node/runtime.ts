@@ -15,7 +15,9 @@ import { nextIncarnation } from "./incarnation.ts";
 import { type StatusReport, buildStatus } from "./status.ts";
 import { type Clock, type FenceEvent, FencingCore, type FencingEffect } from "../fencing/core.ts";
 import { ipmiFenceOff } from "../fencing/ipmi-device.ts";
-import { decodeServiceMessage, encodeServiceMessage } from "../fencing/gossip.ts";
+import { type NodeInfo, decodeServiceMessage, encodeServiceMessage } from "../fencing/gossip.ts";
+import { SupervisorLink } from "../supervisor/client.ts";
+import type { SupervisorReport } from "../supervisor/protocol.ts";
 
 export const STATUS_SOCKET = "hapd.sock";
 
@@ -51,6 +53,10 @@ export class NodeRuntime {
   private fencing: FencingCore | null = null;
   private viewDirty = false;
   private lastGossip_ms = 0;
+  private supervisor: SupervisorLink | null = null;
+  private supervisorReport: SupervisorReport | null = null;
+  private readonly peerInfo = new Map<string, NodeInfo & { at_ms: number }>();
+  private infoTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly cfg: Config) {
     this.log = createLogger(cfg.node, cfg.log_file ? { file: cfg.log_file, stderr: true } : {});
@@ -110,6 +116,13 @@ export class NodeRuntime {
       this.serial.open();
     }
     this.fencing = this.createFencing();
+    this.supervisor = await SupervisorLink.attach("cluster", this.cfg.supervisor.heartbeat_interval_ms, (why) => {
+      // A service never outlives its supervisor: without it nothing watches us or feeds the watchdog.
+      this.log.error("node", `${why}: stopping`);
+      process.exit(1);
+    });
+    if (!this.supervisor) this.log.warn("node", "running without a supervisor (no watchdog, no restarts): use `hapd node` in production");
+    this.infoTimer = setInterval(() => void this.shareNodeInfo(), 1000);
     await this.startStatusServer();
     this.apply(this.core.start(this.now()));
     const tick_ms = Math.max(5, Math.min(20, Math.floor(interval / 5)));
@@ -194,6 +207,18 @@ export class NodeRuntime {
     }
   }
 
+  /** Every second: refresh what the supervisor says, and tell peers (watchdog, services) for their status. */
+  private async shareNodeInfo(): Promise<void> {
+    if (this.supervisor) this.supervisorReport = await this.supervisor.status();
+    const r = this.supervisorReport;
+    const info: NodeInfo = {
+      node: this.cfg.node,
+      watchdog: r ? { driver: r.watchdog.driver, timeout_s: r.watchdog.timeout_s, armed: r.watchdog.armed, resources_allowed: r.watchdog.resources_allowed } : { driver: "none", timeout_s: 0, armed: false, resources_allowed: false },
+      services: r ? r.services.map((x) => ({ name: x.name, pid: x.pid ?? 0, restarts: x.restarts })) : [{ name: "cluster", pid: process.pid, restarts: 0 }],
+    };
+    this.apply(this.core.broadcast(encodeServiceMessage({ svc: "node-info", info })));
+  }
+
   private gossip(events: FenceEvent[]): void {
     if (events.length === 0) return;
     this.lastGossip_ms = this.now();
@@ -222,6 +247,11 @@ export class NodeRuntime {
             break;
           }
           if (msg.value.svc === "fence" && this.fencing) this.applyFencing(this.fencing.onRemote(msg.value.events));
+          if (msg.value.svc === "node-info") this.peerInfo.set(msg.value.info.node, { ...msg.value.info, at_ms: this.now() });
+          if (msg.value.svc === "leave") {
+            this.log.info("membership", `${msg.value.node} announces a clean stop`);
+            this.fencing?.onLeave(msg.value.node);
+          }
           break;
         }
         case "send":
@@ -286,6 +316,24 @@ export class NodeRuntime {
     for (const n of report.nodes) {
       const bmc = this.cfg.nodes.find((x) => x.name === n.name)?.bmc;
       if (bmc) n.fencing = { device: "ipmi", ip: bmc.address, port: bmc.port, cipher: bmc.cipher };
+      if (n.self) {
+        const r = this.supervisorReport;
+        if (r) {
+          n.watchdog = { driver: r.watchdog.driver, timeout_s: r.watchdog.timeout_s, armed: r.watchdog.armed, resources_allowed: r.watchdog.resources_allowed };
+          n.services = r.services.map((x) => ({ name: x.name, pid: x.pid ?? 0, restarts: x.restarts }));
+          report.supervisor = r;
+        } else {
+          n.watchdog = { driver: "none", timeout_s: 0, armed: false, resources_allowed: false };
+          n.services = [{ name: "cluster", pid: process.pid, restarts: 0 }];
+        }
+      } else {
+        const info = this.peerInfo.get(n.name);
+        // Only what the peer said recently: a stale report would claim a watchdog that may be gone.
+        if (info && this.now() - info.at_ms < 5000) {
+          n.watchdog = info.watchdog;
+          n.services = info.services;
+        }
+      }
     }
     if (this.fencing) report.fencing = { targets: this.fencing.status(), recent: this.fencing.recent(5) };
     return report;
@@ -330,8 +378,15 @@ export class NodeRuntime {
     });
   }
 
-  stop(): void {
+  /** A clean stop: tell the peers first (on every link, twice against loss), then close. */
+  async stop(): Promise<void> {
+    const leave = encodeServiceMessage({ svc: "leave", node: this.cfg.node });
+    this.apply(this.core.broadcast(leave));
+    await new Promise((r) => setTimeout(r, 30));
+    this.apply(this.core.broadcast(leave));
+    await new Promise((r) => setTimeout(r, 30));
     if (this.timer) clearInterval(this.timer);
+    if (this.infoTimer) clearInterval(this.infoTimer);
     for (const l of this.udp.values()) l.close();
     this.serial?.close();
     this.server?.close();

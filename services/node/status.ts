@@ -2,6 +2,7 @@
 import type { CoreStatus, LinkName, Role } from "../membership/core.ts";
 import { LINK_ID } from "../membership/core.ts";
 import type { FenceEvent, TargetStatus } from "../fencing/core.ts";
+import type { SupervisorReport } from "../supervisor/protocol.ts";
 
 export type LinkState = "up" | "down";
 
@@ -18,6 +19,8 @@ export interface NodeReport {
   self?: boolean;
   /** How this node is fenced (hosts with a BMC). */
   fencing?: { device: "ipmi"; ip: string; port: number; cipher: number };
+  watchdog?: { driver: string; timeout_s: number; armed: boolean; resources_allowed: boolean };
+  services?: Array<{ name: string; pid: number; restarts: number }>;
 }
 
 export interface StatusReport {
@@ -31,6 +34,8 @@ export interface StatusReport {
   nodes: NodeReport[];
   counters: { sent: number; received: number; dropped: Record<string, number> };
   fencing?: { targets: TargetStatus[]; recent: FenceEvent[] };
+  /** The local supervisor's full report (services, watchdog details). */
+  supervisor?: SupervisorReport;
 }
 
 export interface StatusContext {
@@ -104,6 +109,25 @@ export function renderStatus(s: StatusReport): string {
     const reasons = Object.entries(n.link_reasons ?? {}).map(([k, v]) => `${k}: ${v}`);
     if (reasons.length) note = `${note} ${reasons.join("; ")}`.trim();
     lines.push(`${pad(n.name, 10)}${pad(n.role, 12)}${pad(n.state, 9)}${pad(l("ring0"), 7)}${pad(l("ring1"), 7)}${pad(l("serial"), 8)}${note}`.slice(0, 80));
+  }
+  const sup = s.supervisor;
+  if (sup) {
+    const w = sup.watchdog;
+    const red = (t: string) => (process.stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== "dumb" ? `\x1b[31m${t}\x1b[0m` : t);
+    lines.push("");
+    if (w.choice === "none-by-choice") lines.push(red("watchdog: NONE (operator's choice): a hang of this node is not caught"));
+    else if (w.error) lines.push(red(`watchdog: ${w.error}`.slice(0, 80)));
+    else {
+      const left = w.time_left_s === null ? "" : `, ${w.time_left_s}s left`;
+      const kept = w.last_keepalive_ms_ago === null ? "" : `, fed ${(w.last_keepalive_ms_ago / 1000).toFixed(1)}s ago`;
+      lines.push(`watchdog: ${w.driver} ${w.device} timeout ${w.timeout_s}s ${w.armed ? "armed" : "DISARMED"}${left}${kept}`.slice(0, 80));
+      for (const warn of w.warnings) lines.push(`  warning: ${warn}`.slice(0, 80));
+      if (!w.feeding) lines.push(red(`  NOT FEEDING: ${w.feed_stopped}`.slice(0, 80)));
+    }
+    for (const svc of sup.services) {
+      const hb = svc.last_heartbeat_ms_ago === null ? "-" : `${svc.last_heartbeat_ms_ago}ms ago`;
+      lines.push(`service ${svc.name}: ${svc.phase}, pid ${svc.pid ?? "-"}, restarts ${svc.restarts}, heartbeat ${hb}`.slice(0, 80));
+    }
   }
   if (s.fencing && (s.fencing.targets.length > 0 || s.fencing.recent.length > 0)) {
     lines.push("");

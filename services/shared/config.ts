@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import * as z from "zod";
+import { type WatchdogConfig, parseWatchdogConfig } from "../watchdog/config.ts";
 
 export class ConfigError extends Error {
   constructor(
@@ -77,6 +78,18 @@ const schema = z
       })
       .strict()
       .default({ delay_ms: {}, power_timeout_ms: 10_000, attempt_timeout_ms: 15_000, attempts_per_level: 3 }),
+    /** Validated by the watchdog layer's own schema (services/watchdog/config.ts). */
+    watchdog: z.unknown().optional(),
+    supervisor: z
+      .object({
+        heartbeat_interval_ms: z.number().int().min(10).max(10_000).default(100),
+        missed_heartbeats: z.number().int().min(2).max(20).default(3),
+        max_restarts: z.number().int().min(1).max(100).default(5),
+        window_ms: z.number().int().min(1000).max(3_600_000).default(60_000),
+        on_exhausted: z.enum(["leave", "reset"]).default("reset"),
+      })
+      .strict()
+      .default({ heartbeat_interval_ms: 100, missed_heartbeats: 3, max_restarts: 5, window_ms: 60_000, on_exhausted: "reset" }),
     serial: z
       .object({
         device: z.string().min(1),
@@ -89,7 +102,7 @@ const schema = z
   .strict();
 
 export type NodeEntry = z.infer<typeof nodeSchema>;
-export type Config = z.infer<typeof schema> & { file: string; run_dir: string };
+export type Config = Omit<z.infer<typeof schema>, "watchdog"> & { file: string; run_dir: string; watchdog: WatchdogConfig | null };
 
 function pathOf(path: ReadonlyArray<PropertyKey>, doc: unknown): string {
   // "nodes.1.ring0.port" reads better as "nodes[1] (host-b).ring0.port".
@@ -122,6 +135,7 @@ export function parseConfig(text: string, file: string): Config {
     throw new ConfigError(file, pathOf(issue.path, raw), issue.message);
   }
   const c = parsed.data;
+  const watchdog = c.watchdog === undefined ? null : parseWatchdogConfig(c.watchdog, file, "watchdog");
   const base = dirname(resolve(file));
   const abs = (p: string) => resolve(base, p);
   const cfg: Config = {
@@ -131,6 +145,7 @@ export function parseConfig(text: string, file: string): Config {
     run_dir: abs(c.run_dir ?? c.state_dir),
     ...(c.log_file ? { log_file: abs(c.log_file) } : {}),
     nodes: c.nodes.map((n) => (n.bmc ? { ...n, bmc: { ...n.bmc, password_file: abs(n.bmc.password_file) } } : n)),
+    watchdog: watchdog && watchdog.kind === "ipmi" ? { ...watchdog, password_file: abs(watchdog.password_file) } : watchdog,
     file,
   };
   checkSemantics(cfg);

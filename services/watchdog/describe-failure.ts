@@ -23,7 +23,9 @@ function describeWatchdogError(e: WatchdogError): string {
     case "setting_refused":
       return `${what(e)} cannot take ${e.setting}: ${detail(e)}. Fix the watchdog configuration.`;
     case "not_a_watchdog":
-      return `${e.device} is not a ${e.kind === "gpio" ? "GPIO chip" : "watchdog device"}: ${detail(e)}. Check watchdog.${e.kind === "gpio" ? "chip" : "device"}.`;
+      return e.kind === "gpio"
+        ? `${chipOf(e)} is not a GPIO chip: it does not answer ${e.op} (${errnoName(e.errno ?? 0)}). Check watchdog.chip.`
+        : `${e.device} is not a watchdog device: it does not answer ${e.op} (${errnoName(e.errno ?? 0)}). Check watchdog.device.`;
     case "unavailable":
       return e.kind === "softdog"
         ? `${e.message}. This kernel needs CONFIG_SOFT_WATCHDOG (or the softdog module), or configure a hardware watchdog.`

@@ -144,7 +144,7 @@ export class GpioWatchdog implements WatchdogDriver {
   private readChipInfo(chipFd: number): ChipInfo {
     const bytes = new Uint8Array(GPIOCHIP_INFO_SIZE);
     const r = this.o.kernel.ioctl(chipFd, GPIO_GET_CHIPINFO_IOCTL, bytes);
-    if (r === -Errno.ENOTTY || r === -Errno.EINVAL) throw this.error("not_a_watchdog", "GPIO_GET_CHIPINFO_IOCTL", "chip", `${this.o.chip} is not a GPIO character device (${errnoText(-r)})`, -r);
+    if (r === -Errno.ENOTTY || r === -Errno.EINVAL) throw this.error("not_a_watchdog", "GPIO_GET_CHIPINFO_IOCTL", "chip", `${this.o.chip} is not a GPIO chip: it does not answer GPIO_GET_CHIPINFO_IOCTL (${errnoText(-r)})`, -r);
     if (r < 0) throw this.errnoError("GPIO_GET_CHIPINFO_IOCTL", "chip", -r, `cannot read ${this.o.chip}'s chip info`);
     const info = decodeChipInfo(bytes);
     for (const [name, offset] of [["line", this.o.line], ["enable.line", this.o.enable?.line]] as const) {

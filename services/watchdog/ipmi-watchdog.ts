@@ -87,19 +87,20 @@ export class IpmiWatchdog implements WatchdogDriver {
     try {
       const id = await this.step("Get Device ID", "open", () => session.deviceId());
       this.identity = `IPMI BMC ${this.device} (manufacturer ${id.manufacturer_id}, product ${id.product_id}, firmware ${id.firmware_major}.${id.firmware_minor_bcd.toString(16).padStart(2, "0")}, IPMI ${id.ipmi_version_major}.${id.ipmi_version_minor})`;
+      this.timeout_s = timeout_s;
       const settings = this.settings(timeout_s);
       await this.step("Set Watchdog Timer", this.settingText(timeout_s), () => session.watchdogSet(settings));
       await this.step("Reset Watchdog Timer", "start", () => session.watchdogReset());
       this.last_pet_ms = this.now_ms();
       const state = await this.step("Get Watchdog Timer", "verify", () => session.watchdogGet());
       this.verify(state, settings, timeout_s);
-      this.timeout_s = timeout_s;
       this.armed = true;
     } catch (error) {
       // A half-armed BMC timer would reset a host that reports it has no watchdog: stop it.
       await this.stopTimer(session).catch(() => {});
       await session.close();
       this.session = null;
+      this.timeout_s = 0;
       throw error;
     }
   }

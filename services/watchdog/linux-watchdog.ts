@@ -78,6 +78,14 @@ export class LinuxWatchdog implements WatchdogDriver {
     this.fd = fd;
     try {
       this.support = this.getSupport();
+    } catch (error) {
+      // Not a watchdog: nothing is armed, and writing the magic 'V' to some other device (a
+      // disk named by mistake) could do harm. Just close it.
+      this.kernel.close(fd);
+      this.fd = -1;
+      throw error;
+    }
+    try {
       this.timeout_s = this.applyTimeout(timeout_s);
       this.enable();
       this.warnings = this.collectWarnings(timeout_s);
@@ -139,7 +147,7 @@ export class LinuxWatchdog implements WatchdogDriver {
     const bytes = new Uint8Array(WATCHDOG_INFO_SIZE);
     const r = this.kernel.ioctl(this.fd, WDIOC_GETSUPPORT, bytes);
     if (r === -Errno.ENOTTY || r === -Errno.EINVAL) {
-      throw this.error("not_a_watchdog", "WDIOC_GETSUPPORT", "open", `does not answer WDIOC_GETSUPPORT (${errnoText(-r)}): it is not a watchdog device`, -r);
+      throw this.error("not_a_watchdog", "WDIOC_GETSUPPORT", "open", `not a watchdog device: it does not answer WDIOC_GETSUPPORT (${errnoText(-r)})`, -r);
     }
     if (r < 0) throw this.errnoError("WDIOC_GETSUPPORT", "open", -r, "cannot read its identity and options");
     return decodeWatchdogInfo(bytes);
@@ -154,7 +162,7 @@ export class LinuxWatchdog implements WatchdogDriver {
       // watchdog_dev.c: SETTIMEOUT validates (EINVAL outside min..max), lets the driver round,
       // pings, then falls through to GETTIMEOUT and writes back the timeout it really set.
       const r = this.kernel.ioctl(this.fd, WDIOC_SETTIMEOUT, arg);
-      if (r === -Errno.EINVAL) throw this.error("timeout_refused", "WDIOC_SETTIMEOUT", setting, `refuses ${setting} (WDIOC_SETTIMEOUT: EINVAL): it is outside the range this hardware supports`, Errno.EINVAL);
+      if (r === -Errno.EINVAL) throw this.error("timeout_refused", "WDIOC_SETTIMEOUT", setting, `${setting} is outside the range this hardware supports${this.rangeText()} (WDIOC_SETTIMEOUT: EINVAL)`, Errno.EINVAL);
       if (r < 0) throw this.errnoError("WDIOC_SETTIMEOUT", setting, -r, `cannot set ${setting}`);
       actual_s = readInt(arg);
     } else {
@@ -169,6 +177,14 @@ export class LinuxWatchdog implements WatchdogDriver {
     }
     if (actual_s < 1) throw this.error("timeout_refused", "WDIOC_GETTIMEOUT", setting, `reports a timeout of ${actual_s} s after ${setting}`);
     return actual_s;
+  }
+
+  /** " (1..3 s)" from the sysfs min_timeout/max_timeout attributes where the kernel has them. */
+  private rangeText(): string {
+    if (!this.sysName) return "";
+    const min = this.host.readText(`/sys/class/watchdog/${this.sysName}/min_timeout`);
+    const max = this.host.readText(`/sys/class/watchdog/${this.sysName}/max_timeout`);
+    return min !== null && max !== null ? ` (${min}..${max} s)` : "";
   }
 
   private enable(): void {

@@ -73,12 +73,14 @@ describe("open arms the device and sets the timeout", () => {
   });
 
   it("EINVAL from SETTIMEOUT names the device and the setting, and the device is disarmed again", async () => {
-    const { kernel, dev, driver } = rig({ max_timeout_s: 3 });
+    const { kernel, host, dev, driver } = rig({ max_timeout_s: 3 });
+    host.files.set("/sys/class/watchdog/watchdog0/min_timeout", () => "1");
+    host.files.set("/sys/class/watchdog/watchdog0/max_timeout", () => "3");
     const error = await failure(driver.open(5));
     expect(error).toMatchObject({ reason: "timeout_refused", errno: E.EINVAL, setting: "timeout_s=5", op: "WDIOC_SETTIMEOUT" });
-    expect(error.message).toBe("/dev/watchdog0: refuses timeout_s=5 (WDIOC_SETTIMEOUT: EINVAL): it is outside the range this hardware supports");
+    expect(error.message).toBe("/dev/watchdog0: timeout_s=5 is outside the range this hardware supports (1..3 s) (WDIOC_SETTIMEOUT: EINVAL)");
     expect(describeFailure(error)).toBe(
-      "the watchdog /dev/watchdog0 refuses the timeout (timeout_s=5): refuses timeout_s=5 (WDIOC_SETTIMEOUT: EINVAL): it is outside the range this hardware supports. Configure a timeout this hardware supports (watchdog.timeout_s).",
+      "the watchdog /dev/watchdog0 refuses the timeout (timeout_s=5): timeout_s=5 is outside the range this hardware supports (1..3 s) (WDIOC_SETTIMEOUT: EINVAL). Configure a timeout this hardware supports (watchdog.timeout_s).",
     );
     expect(dev.active).toBe(false);
     expect(kernel.openFds()).toEqual([]);
@@ -141,7 +143,9 @@ describe("bad devices", () => {
     kernel.add("/dev/ttyS0", { open: () => ({ ioctl: () => -E.ENOTTY, write: (b) => b.length, read: () => 0, release: () => {} }) });
     const error = await failure(new LinuxWatchdog({ device: "/dev/ttyS0", kernel, host: new FakeHost() }).open(5));
     expect(error.reason).toBe("not_a_watchdog");
-    expect(describeFailure(error)).toContain("/dev/ttyS0 is not a watchdog device");
+    expect(describeFailure(error)).toBe("/dev/ttyS0 is not a watchdog device: it does not answer WDIOC_GETSUPPORT (ENOTTY). Check watchdog.device.");
+    // Nothing but GETSUPPORT reached it: no magic 'V' written to a device that is not a watchdog.
+    expect(kernel.calls.map((c) => c.op)).toEqual(["open", "ioctl", "close"]);
     expect(kernel.openFds()).toEqual([]);
   });
 

@@ -244,7 +244,7 @@ export function buildSteps(v: Values, env: WizardEnv): Step[] {
       id: `peer.${n.name}.${ring}`,
       label: `${n.name} ${ring} address`,
       kind: "text",
-      hint: `the ${n.name === "arb" ? "arbitrator" : n.name}'s address on ${ring}`,
+      hint: `${n.name === "arb" ? "the arbitrator" : n.name}'s address on ${ring}`,
       validate: (a, all) => {
         const c = checkIpv4(a);
         if (c) return c;
@@ -297,7 +297,7 @@ export function buildSteps(v: Values, env: WizardEnv): Step[] {
         ],
         hint: "17 where the BMC has it; 3 for older BMCs",
       },
-      { id: `bmc.${hn}.test`, label: `${hn} BMC`, kind: "action", action: { kind: "bmc-test", node: hn }, hint: "Enter asks the BMC for its power status (nothing is switched)" },
+      { id: `bmc.${hn}.test`, label: `${hn} BMC`, kind: "action", action: { kind: "bmc-test", node: hn }, hint: "t asks the BMC for its power status (nothing is switched)" },
     );
   }
   steps.push({ id: "fencing", title: "Fencing", intro: ["Each host's BMC, so that a surviving box can power off a failed host."], fields: fencing });
@@ -315,7 +315,7 @@ export function buildSteps(v: Values, env: WizardEnv): Step[] {
         default: env.system.watchdogs[0]?.value ?? "softdog",
         validate: requiredChoice("a watchdog driver"),
       },
-      { id: "watchdog.test", label: "Watchdog", kind: "action", action: { kind: "watchdog-test" }, hint: "Enter arms the watchdog and disarms it again" },
+      { id: "watchdog.test", label: "Watchdog", kind: "action", action: { kind: "watchdog-test" }, hint: "t arms the watchdog and disarms it again" },
     ],
   });
 

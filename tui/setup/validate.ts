@@ -3,6 +3,11 @@
 
 export type Check = string | null;
 
+/** A typed value quoted in a message, cut so that the message stays on a line or two. */
+export function q(v: string): string {
+  return `"${v.length > 24 ? `${v.slice(0, 21)}...` : v}"`;
+}
+
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 /** The node names of the cluster configuration (services/shared/config.ts). */
 export const NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -24,7 +29,7 @@ export function checkClusterName(v: string): Check {
 
 export function checkIpv4(v: string, what = "address"): Check {
   if (v === "") return `required: an IPv4 ${what} like 10.0.0.1`;
-  if (!IPV4.test(v)) return `"${v}" is not an IPv4 ${what} (like 10.0.0.1)`;
+  if (!IPV4.test(v)) return `${q(v)} is not an IPv4 ${what} (like 10.0.0.1)`;
   return null;
 }
 
@@ -53,10 +58,10 @@ export function parseCidr(v: string): Cidr | null {
 export function checkCidr(v: string): Check {
   if (v === "") return "required: address/prefix, like 10.70.0.1/24";
   const slash = v.indexOf("/");
-  if (slash < 0) return `"${v}" has no /prefix (like 10.70.0.1/24)`;
+  if (slash < 0) return `${q(v)} has no /prefix (like 10.70.0.1/24)`;
   const addr = v.slice(0, slash);
   const prefix = v.slice(slash + 1);
-  if (!IPV4.test(addr)) return `"${addr}" is not an IPv4 address`;
+  if (!IPV4.test(addr)) return `${q(addr)} is not an IPv4 address`;
   if (!/^\d{1,2}$/.test(prefix) || Number(prefix) < 8 || Number(prefix) > 30) return `prefix "/${prefix}" must be a number from 8 to 30`;
   const c = parseCidr(v)!;
   const host = ipv4ToInt(c.address) & hostMask(c.prefix);
@@ -80,7 +85,7 @@ export function inSubnet(address: string, c: Cidr): boolean {
 
 export function checkPort(v: string): Check {
   if (v === "") return "required: a UDP port, 1-65535";
-  if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) return `"${v}" is not a port (1-65535)`;
+  if (!/^\d{1,5}$/.test(v) || Number(v) < 1 || Number(v) > 65535) return `${q(v)} is not a port (1-65535)`;
   return null;
 }
 
@@ -96,16 +101,16 @@ export function parseEndpoint(v: string, defaultPort: number): { address: string
 export function checkEndpoint(v: string, defaultPort: number): Check {
   if (v === "") return `required: an IPv4 address, optionally :port (default ${defaultPort})`;
   const [addr, port, extra] = v.split(":");
-  if (extra !== undefined) return `"${v}": one ':' at most (address:port)`;
+  if (extra !== undefined) return `${q(v)}: one ':' at most (address:port)`;
   const a = checkIpv4(addr ?? "");
   if (a) return a;
-  if (port !== undefined && checkPort(port)) return `port "${port}" is not a port (1-65535)`;
+  if (port !== undefined && checkPort(port)) return `port ${q(port)} is not a port (1-65535)`;
   return null;
 }
 
 export function checkVlan(v: string): Check {
   if (v === "") return null;
-  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > 4094) return `VLAN "${v}" must be a number from 1 to 4094 (or empty for none)`;
+  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > 4094) return `VLAN ${q(v)} must be a number from 1 to 4094 (or empty for none)`;
   return null;
 }
 
@@ -120,17 +125,17 @@ export function checkIpv4List(v: string, what: string, max: number): Check {
   const items = splitList(v);
   if (items.length === 0) return `required: one or more ${what} addresses, separated by ','`;
   if (items.length > max) return `${items.length} ${what} servers; at most ${max}`;
-  for (const i of items) if (!IPV4.test(i)) return `"${i}" is not an IPv4 address`;
+  for (const i of items) if (!IPV4.test(i)) return `${q(i)} is not an IPv4 address`;
   return null;
 }
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
 
 export function checkHostOrIp(v: string): Check {
-  if (/^[\d.]+$/.test(v)) return IPV4.test(v) ? null : `"${v}" is not an IPv4 address`;
+  if (/^[\d.]+$/.test(v)) return IPV4.test(v) ? null : `${q(v)} is not an IPv4 address`;
   if (v.length > 253) return `"${v.slice(0, 20)}..." is too long for a host name`;
   const labels = v.replace(/\.$/, "").split(".");
-  if (labels.some((l) => !DNS_LABEL.test(l))) return `"${v}" is not a host name or an IPv4 address`;
+  if (labels.some((l) => !DNS_LABEL.test(l))) return `${q(v)} is not a host name or an IPv4 address`;
   return null;
 }
 

@@ -113,11 +113,17 @@ function validateField(s: WizardState, f: Field): string | null {
 }
 
 /** Moves the focus forward after checking the field being left; an error keeps the focus there. */
-function leaveForward(s: WizardState, env: WizardEnv, completeStep: boolean): WizardState {
-  const { field, able, at, step, steps, index } = fieldOf(s, env);
+function leaveForward(s0: WizardState, env: WizardEnv, completeStep: boolean): WizardState {
+  const { field, able, at, step, steps, index } = fieldOf(s0, env);
+  let s = s0;
   if (field) {
     const err = validateField(s, field);
     if (err) return setError(s, field.id, err);
+    if (s.errors[field.id]) {
+      const errors = { ...s.errors };
+      delete errors[field.id];
+      s = { ...s, errors };
+    }
     if (at < able.length - 1) return { ...s, focus: able[at + 1]!.id, multiCursor: 0 };
     if (!completeStep) return s;
   }
@@ -226,7 +232,6 @@ function reduce(s: WizardState, a: WizardAction, env: WizardEnv): WizardState {
       if (index === 0) return s;
       return withDefaults({ ...s, step: steps[index - 1]!.id, focus: null, multiCursor: 0 }, env);
     case "enter":
-      if (field?.kind === "action") return runAction(s, field, env);
       return leaveForward(s, env, true);
     case "next":
       return leaveForward(s, env, false);

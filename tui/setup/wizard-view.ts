@@ -2,7 +2,7 @@
 // terminal), and one component that puts them in the common screen frame.
 import { createElement as h, type ReactElement } from "react";
 import type { Theme } from "../terminal/theme.ts";
-import { BODY_ROWS, COLS, type StyledLine, padEnd, seg, wrap } from "../ui/lines.ts";
+import { BODY_ROWS, COLS, type StyledLine, padEnd, sanitize, seg, wrap } from "../ui/lines.ts";
 import { type Hint, Screen } from "../ui/screen.ts";
 import { type Field, type WizardEnv, focusable } from "./steps.ts";
 import { summaryRows } from "./summary.ts";
@@ -48,7 +48,7 @@ function fieldLines(f: Field, s: WizardState, focused: boolean, theme: Theme): {
     }
     case "choice": {
       const opts = optionText(f, value);
-      const inline = opts.join("  ");
+      const inline = opts.join("  ").length <= VALUE_W ? opts.join("  ") : opts.join(" ");
       if (inline.length <= VALUE_W) lines.push([...label(f.label), seg(inline)]);
       else {
         const chosen = f.options?.find((o) => o.value === value);
@@ -70,8 +70,14 @@ function fieldLines(f: Field, s: WizardState, focused: boolean, theme: Theme): {
     }
     case "action": {
       const r = s.results[f.id];
-      const result: StyledLine = r ? [seg("  "), seg(r.state === "ok" ? "OK: " : r.state === "failed" ? "FAILED: " : "", r.state === "ok" ? "ok" : "error"), seg(r.text)] : [];
-      lines.push([...label(f.label), seg("[ Test ]", focused ? "selected" : "heading"), ...result]);
+      lines.push([...label(f.label), seg("[ Test ]", focused ? "selected" : "heading")]);
+      if (r) {
+        const head = r.state === "ok" ? "OK: " : r.state === "failed" ? "FAILED: " : "";
+        wrap(head + sanitize(r.text), COLS - 8).forEach((l, i) => {
+          const text = i === 0 ? l.slice(head.length) : l;
+          lines.push([seg("      "), ...(i === 0 && head ? [seg(head, r.state === "ok" ? "ok" : "error")] : []), seg(text, r.state === "running" ? "warn" : undefined)]);
+        });
+      }
       break;
     }
     case "info": {
@@ -105,7 +111,7 @@ function hintsFor(f: Field | undefined): Hint[] {
   if (!f) return [["Enter", "continue"], ["Esc", "back"], ["^C", "quit"]];
   if (f.kind === "choice") return [["Space", "change"], ...NAV_HINTS];
   if (f.kind === "multi") return [["Space/number", "toggle"], ...NAV_HINTS];
-  if (f.kind === "action") return [["Enter/t", "run the test"], ["Tab/^N", "down"], ["^P", "up"], ["Esc", "back"], ["^C", "quit"]];
+  if (f.kind === "action") return [["t/Space", "run the test"], ...NAV_HINTS];
   return [["^U", "clear"], ...NAV_HINTS];
 }
 

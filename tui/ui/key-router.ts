@@ -1,6 +1,6 @@
 // Routes keys to the screen that has the keyboard: the most recently mounted handler wins, so a
 // sub-screen takes the keys while it is open and gives them back when it closes.
-import { createContext, useContext, useEffect, useRef } from "react";
+import { createContext, useContext, useLayoutEffect, useRef } from "react";
 import type { Key } from "../terminal/key-parser.ts";
 
 export type KeyHandler = (key: Key) => void;
@@ -32,7 +32,9 @@ export function useKeys(handler: KeyHandler, active = true): void {
   const router = useContext(KeyRouterContext);
   const ref = useRef(handler);
   ref.current = handler;
-  useEffect(() => {
+  // A layout effect: registered in the same commit that shows the screen, so a key that arrives
+  // right after a screen change goes to the new screen, never to none.
+  useLayoutEffect(() => {
     if (!router || !active) return undefined;
     return router.push(() => ref.current);
   }, [router, active]);
