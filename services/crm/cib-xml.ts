@@ -383,6 +383,7 @@ function opRecord(o: XmlElement): OpRecord {
   const lrc = o.attrs["last-rc-change"] ?? o.attrs["last-run"];
   if (lrc !== undefined) rec.lastRcChange = int(o, o.attrs["last-rc-change"] !== undefined ? "last-rc-change" : "last-run", 0);
   const opt: [keyof OpRecord, string][] = [
+    ["operationKey", "operation_key"],
     ["opDigest", "op-digest"],
     ["restartDigest", "op-restart-digest"],
     ["opForceRestart", "op-force-restart"],

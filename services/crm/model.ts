@@ -186,6 +186,8 @@ export interface ClusterConfig {
 
 export interface OpRecord {
   id: string;
+  /** operation_key (rsc_task_interval); Pacemaker falls back to the id when it is absent. */
+  operationKey?: string;
   operation: string;
   callId: number;
   rc: number;

@@ -17,7 +17,7 @@ import { type SupervisorReport, type WatchdogReport, parseLine } from "./protoco
 import type { WatchdogDriver } from "../watchdog/driver.ts";
 
 export const SUPERVISOR_SOCKET = "supervisor.sock";
-const TICK_MS = 50;
+const TICK_MS = 100;
 
 export function supervisorSocketPath(cfg: Config): string {
   return join(cfg.run_dir, SUPERVISOR_SOCKET);
@@ -100,7 +100,9 @@ export class Supervisor {
   private async openWatchdog(): Promise<void> {
     const wcfg = this.cfg.watchdog;
     if (!wcfg || wcfg.kind === "none") return;
-    const { createWatchdog, describeFailure } = await import("../watchdog/index.ts");
+    // Directly, not through watchdog/index.ts: that also exports the zod schema.
+    const { createWatchdog } = await import("../watchdog/factory.ts");
+    const { describeFailure } = await import("../watchdog/describe-failure.ts");
     try {
       const driver = createWatchdog(wcfg, { log: (line) => this.log.info("watchdog", line) });
       this.watchdogReport.device = driver.device;

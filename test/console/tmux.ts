@@ -21,8 +21,6 @@ export class TmuxTerminal {
   static start(session: string, command: string, size = { cols: 80, rows: 24 }): TmuxTerminal {
     spawnSync("tmux", ["kill-session", "-t", session], { encoding: "utf8" });
     tmux(["new-session", "-d", "-s", session, "-x", String(size.cols), "-y", String(size.rows), command]);
-    // Keep the pane after the command exits, so the test can read its last words.
-    tmux(["set-option", "-t", session, "remain-on-exit", "on"]);
     return new TmuxTerminal(session);
   }
 

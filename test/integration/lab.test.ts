@@ -37,6 +37,17 @@ async function fencedOk(by: string, target: string, since_ms: number): Promise<F
   );
 }
 
+/** Wait until a log file has more than `skip` matches of `re`. */
+async function waitForLog(file: string, re: RegExp, skip = 0, timeout_ms = 10_000): Promise<void> {
+  const g = new RegExp(re.source, "g");
+  const deadline = Date.now() + timeout_ms;
+  while (Date.now() < deadline) {
+    if ((readFileSync(file, "utf8").match(g) ?? []).length > skip) return;
+    await sleep(50);
+  }
+  throw new Error(`${file}: no ${re} within ${timeout_ms} ms`);
+}
+
 /** kill -9 a host's hapd and wait until the survivors have fenced it (its chassis is then off). */
 async function killAndFence(node: string): Promise<void> {
   const t0 = Date.now();
@@ -248,6 +259,71 @@ describe.skipIf(skip !== null)(`lab integration${skip ? ` (skipped: ${skip})` : 
     expect(dropped).toBeGreaterThanOrEqual(20);
     expect(after.view.id).toBe(before.view.id);
     expect(after.quorum.quorate).toBe(true);
+  });
+
+  it("watchdog and services per node in status: hosts armed on their BMC's IPMI watchdog, arb without by choice", async () => {
+    // The service learns its supervisor's report within a second of (re)starting.
+    await until(DIR, "host-a", "its supervisor's report", (x) => x.supervisor !== undefined);
+    const s = JSON.parse(must([HAPD, "status", "--json", "--node", "host-a", "--lab-dir", DIR]));
+    const byName = (n: string) => s.nodes.find((x: { name: string }) => x.name === n);
+    expect(byName("host-a").watchdog).toMatchObject({ driver: "ipmi", timeout_s: 5, armed: true });
+    expect(byName("host-a").services).toEqual([expect.objectContaining({ name: "cluster", pid: expect.any(Number), restarts: expect.any(Number) })]);
+    // Peers' entries come from their gossip.
+    await until(DIR, "host-a", "peer info", (x) => x.nodes.find((n) => n.name === "host-b")?.watchdog?.armed === true);
+    expect(byName("arb").watchdog?.driver ?? "none").toBe("none");
+    expect(s.supervisor.watchdog).toMatchObject({ choice: "configured", feeding: true, resources_allowed: true });
+  });
+
+  it("SIGSTOP of the cluster service: the supervisor sees the hang, kills and restarts it, and logs it", async () => {
+    const before = (await labStatus(DIR, "host-b")).supervisor!.services[0]!;
+    process.kill(before.pid!, "SIGSTOP");
+    const log = join(DIR, "host-b", "node.log");
+    await waitForLog(log, new RegExp(`cluster \\(pid ${before.pid}\\) hung: no heartbeat for \\d+ ms; killing it`));
+    await waitForLog(log, /restarting cluster \(restart \d+\)/);
+    await waitForLog(log, /cluster running \(pid \d+, heartbeat every 100 ms\)/);
+    // The peers may or may not have declared host-b lost meanwhile (the hang can outlast their
+    // 0.6 s loss timeout); if they did, they fenced it. Either way, bring the lab back together.
+    await sleep(1500);
+    const power = labPower(state(), "host-b");
+    if (power === "off" || !(await labStatus(DIR, "host-b").then(() => true, () => false))) await restart("host-b");
+    await allTogether();
+  });
+
+  it("SIGSTOP of the supervisor: nobody feeds the BMC's watchdog and the simulated chassis is reset", async () => {
+    const bmcLog = join(DIR, "host-b", "bmc", "host.log");
+    const resetsBefore = (readFileSync(bmcLog, "utf8").match(/hard-reset/g) ?? []).length;
+    const sup = nodePid(state(), "host-b")!;
+    process.kill(sup, "SIGSTOP");
+    try {
+      await waitForLog(bmcLog, /hard-reset/, resetsBefore, 15_000);
+    } finally {
+      try {
+        process.kill(sup, "SIGCONT");
+      } catch {
+        // reset killed it
+      }
+    }
+    await sleep(1500);
+    if (labPower(state(), "host-b") === "off" || !(await labStatus(DIR, "host-b").then(() => true, () => false))) await restart("host-b");
+    await allTogether();
+  });
+
+  it("a clean stop of `hapd node` disarms the watchdog, announces the leave, and nothing resets or fences the host", async () => {
+    const bmcLog = join(DIR, "host-b", "bmc", "host.log");
+    const text = () => readFileSync(bmcLog, "utf8");
+    const resets = (text().match(/hard-reset|power-off/g) ?? []).length;
+    const t0 = Date.now();
+    process.kill(nodePid(state(), "host-b")!, "SIGTERM");
+    await waitForLog(join(DIR, "host-b", "node.log"), /watchdog: disarmed on a clean stop/);
+    await until(DIR, "host-a", "view without host-b", (s) => members(s) === "arb,host-a" && s.quorum.quorate);
+    await sleep(6500); // longer than the 5 s watchdog timeout
+    expect((text().match(/hard-reset|power-off/g) ?? []).length).toBe(resets);
+    expect(labPower(state(), "host-b")).toBe("on");
+    const events = (await queryNode(labSocket(DIR, "host-a"), "fence-history")) as FenceEvent[];
+    expect(events.filter((e) => e.target === "host-b" && e.at_wall_ms >= t0)).toEqual([]);
+    expect(readFileSync(join(DIR, "host-a", "node.log"), "utf8")).toMatch(/host-b announces a clean stop/);
+    await restart("host-b");
+    await allTogether();
   });
 
   it("a second `hapd demo` on a running lab says so instead of breaking it", () => {

@@ -32,8 +32,8 @@ export function summaryRows(v: Values, env: WizardEnv, results: Record<string, A
   for (const hn of HOSTS) {
     const ep = parseEndpoint(v[`bmc.${hn}.address`] ?? "", DEFAULT_BMC_PORT);
     const test = results[`bmc.${hn}.test`];
-    const tested = test?.state === "ok" ? `tested: ${test.text}` : test?.state === "failed" ? "Test FAILED" : "not tested";
-    rows.push([`${hn} BMC`, `${ep?.address}:${ep?.port} user ${v[`bmc.${hn}.user`]}, cipher ${v[`bmc.${hn}.cipher`]} (${tested})`]);
+    const tested = test?.state === "ok" ? "Test OK" : test?.state === "failed" ? "Test FAILED" : "not tested";
+    rows.push([`${hn} BMC`, `${ep?.address}:${ep?.port}, user ${v[`bmc.${hn}.user`]}, cipher ${v[`bmc.${hn}.cipher`]}, ${tested}`]);
   }
   rows.push(["Watchdog", v["watchdog.driver"] ?? ""]);
   if (isHost(v)) rows.push(["Disks", (v.disks ?? "").split(",").filter(Boolean).join(" ") || "none"]);

@@ -140,18 +140,29 @@ function summaryModel(s: WizardState, env: WizardEnv, right: string): ScreenMode
   const rows = summaryRows(s.values, env, s.results);
   const lines: StyledLine[] = [];
   for (const [label, value] of rows) {
+    if (value.length > COLS - 20 && !value.includes(" ")) {
+      // One long word (the join token): on its own line, never split.
+      lines.push([seg(`  ${label}`, "heading")], [seg(`    ${value}`)]);
+      continue;
+    }
     const parts = wrap(value, COLS - 20);
     parts.forEach((p, i) => lines.push([seg(`  ${padEnd(i === 0 ? label : "", 16)}  `, "heading"), seg(p)]));
   }
-  const room = BODY_ROWS - 3;
+  const foot: StyledLine[] =
+    s.phase === "applying"
+      ? [[seg("Applying...", "warn")]]
+      : s.applyError
+        ? wrap(`Apply failed, nothing was changed: ${sanitize(s.applyError)}`, COLS - 1)
+            .slice(0, 3)
+            .map((l) => [seg(l, "error")])
+        : [[seg("Enter writes every file at once (write, fsync, rename).", "dim")]];
+  const room = BODY_ROWS - 2 - foot.length;
   const maxScroll = Math.max(0, lines.length - room);
   const scroll = Math.min(s.scroll, maxScroll);
   const body: StyledLine[] = [[seg("Nothing has been written yet. Check, then Apply.", "heading"), seg(lines.length > room ? `  (lines ${scroll + 1}-${Math.min(lines.length, scroll + room)} of ${lines.length})` : "")]];
   body.push(...lines.slice(scroll, scroll + room));
-  while (body.length < BODY_ROWS - 1) body.push([]);
-  if (s.phase === "applying") body.push([seg("Applying...", "warn")]);
-  else if (s.applyError) body.push([seg(`Apply failed, nothing was changed: ${s.applyError}`, "error")]);
-  else body.push([seg("Enter writes every file at once (write, fsync, rename).", "dim")]);
+  while (body.length < BODY_ROWS - foot.length) body.push([]);
+  body.push(...foot);
   return {
     title: "hapd setup: Summary",
     right,

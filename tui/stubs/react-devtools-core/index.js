@@ -1,0 +1,5 @@
+// Stand-in for react-devtools-core (see package.json): ink's devtools hook finds nothing to do.
+export default {
+  initialize() {},
+  connectToDevTools() {},
+};
