@@ -42,7 +42,7 @@ deps-test: node_modules/.package-lock.json
 	$(call ensure_debs,$(DEBS_TEST))
 
 dist/hapd: node_modules/.package-lock.json $(SOURCES)
-	$(BUN) build --compile --bytecode --minify-syntax --outfile dist/hapd services/cli/main.ts
+	$(BUN) build --compile --bytecode --format=esm --minify-syntax --outfile dist/hapd services/cli/main.ts
 
 build: dist/hapd
 

@@ -77,7 +77,7 @@ function BrokenScreen(p: { theme: Theme; configPath: string; error: string; onRe
   });
   const body: StyledLine[] = [[], [seg("The node configuration cannot be used:", "error")], []];
   for (const l of wrap(p.error, 76)) body.push([seg(`  ${l}`)]);
-  body.push([], [seg("Fix the file (the services refuse it too), or type "), seg("reset", "key"), seg(" and Enter to move it aside")], [seg("and run the setup again:")], [seg("  > "), seg(typed, "field"), seg("_", "selected")]);
+  body.push([], [seg("Fix the file (the services refuse it too), or type "), seg("reset", "key"), seg(" and Enter to move it")], [seg("aside and run the setup again:")], [seg("  > "), seg(typed, "field"), seg("_", "selected")]);
   if (failure) body.push([seg(`  ! ${failure}`, "error")]);
   return h(Screen, { theme: p.theme, title: p.title, right: p.right, body, hints: [["Enter", "confirm"], ["^C", "leave"]] });
 }

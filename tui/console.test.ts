@@ -74,7 +74,7 @@ describe("the console, in-process", () => {
       "2\t10.70.0.1/24\t3\t10.71.0.1/24\t\r", "\x15/dev/null\r",
       "c\tprod\r", "10.70.0.2\t10.71.0.2\r", "10.70.0.3\t10.71.0.3\r",
       "10.0.0.11\tadmin\tsecret\t\t\t", "10.0.0.12\tadmin\tsecret\t\t\t\r",
-      "\r\r", "2\r", "pool.ntp.org\r", "correct horse\tcorrect horse\r",
+      "\r\r\r", "2\r", "pool.ntp.org\r", "correct horse\tcorrect horse\r",
     ];
     for (const k of keys) h.press(k);
     await h.waitFor("Nothing has been written yet");

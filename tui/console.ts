@@ -22,6 +22,7 @@ export interface ConsoleOptions {
 }
 
 export const DEFAULT_REFRESH_MS = 1000;
+export const DUMB_REFRESH_MS = 10_000;
 
 /** Runs the console until the operator leaves. Returns the exit code (2: cannot run here). */
 export async function runConsole(opts: ConsoleOptions): Promise<number> {
@@ -30,7 +31,8 @@ export async function runConsole(opts: ConsoleOptions): Promise<number> {
   const stderr = (line: string) => process.stderr.write(`hapd console: ${line}\n`);
   // ink loads react-devtools-core when DEV=true; the compiled binary carries only a stub.
   delete process.env.DEV;
-  const refresh_ms = opts.refresh_ms ?? DEFAULT_REFRESH_MS;
+  // Without cursor addressing every change reprints the whole screen: refresh less often.
+  const refresh_ms = opts.refresh_ms ?? (caps.dumb ? DUMB_REFRESH_MS : DEFAULT_REFRESH_MS);
   const { mountConsole } = await import("./mount.ts");
   const ports = opts.ports ?? (await import("./ports.ts")).realPorts;
 

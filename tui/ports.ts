@@ -8,6 +8,8 @@ import type { StatusReport } from "../services/node/status.ts";
 import { hashPassword, type PasswordHash, verifyPassword } from "./setup/password-hash.ts";
 import type { PlannedFile } from "./setup/setup-files.ts";
 import { type SystemSnapshot, probeSystem } from "./setup/system-probe.ts";
+import { testWatchdogDriver } from "./setup/watchdog-test.ts";
+import type { DriverConfig } from "../services/watchdog/index.ts";
 import { writeFileSet } from "./setup/write-file-set.ts";
 
 export interface BmcTarget {
@@ -23,8 +25,9 @@ export interface ConsolePorts {
   randomKey(): Uint8Array;
   /** Asks the BMC for its power status. Resolves with a short line; rejects with the reason. */
   testBmc(t: BmcTarget): Promise<string>;
-  /** Arms the watchdog and disarms it again. Resolves with a short line; rejects with the reason. */
-  testWatchdog(driver: string): Promise<string>;
+  /** Arms the watchdog and disarms it again. Resolves with a short line; rejects with the reason.
+   * `bmcPassword` is the BMC password typed in the wizard (the file is not written yet). */
+  testWatchdog(config: DriverConfig, bmcPassword: string | null): Promise<string>;
   hashPassword(password: string): Promise<PasswordHash>;
   verifyPassword(password: string, stored: PasswordHash): Promise<boolean>;
   writeFiles(files: PlannedFile[]): void;
@@ -73,7 +76,7 @@ export const realPorts: ConsolePorts = {
   probeSystem,
   randomKey: () => new Uint8Array(randomBytes(32)),
   testBmc: testBmcWithIpmi,
-  testWatchdog: () => Promise.reject(new NotInThisBuild("the watchdog drivers are not wired into the console yet")),
+  testWatchdog: testWatchdogDriver,
   hashPassword: (p) => hashPassword(p),
   verifyPassword,
   writeFiles: (files) => writeFileSet(files),

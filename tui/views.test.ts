@@ -50,7 +50,7 @@ describe("wizard screens", () => {
 
   it("show the error under the field that has it", () => {
     const s = drive(toSummary(env, "b"), env, "<esc>", "<esc>", "<esc>", "<esc>", "<esc>", "<esc>", "<clear>", "10.71.0.9", "<tab>");
-    const lines = wizardModel(s, env, ascii).body.map((l) => l.map((x) => x.text).join(""));
+    const lines = wizardModel(s, env).body.map((l) => l.map((x) => x.text).join(""));
     const at = lines.findIndex((l) => l.startsWith("> "));
     expect(lines[at]).toContain("10.71.0.9");
     expect(lines[at + 1]).toContain("! 10.71.0.9 is not in ring0's network 10.70.0.0/24");

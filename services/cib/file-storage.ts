@@ -143,11 +143,14 @@ export class FileStorage implements RaftStorage {
       commit = lastIndex;
     }
     if (commit < snapIndex) commit = snapIndex;
-    this.ents = entries;
-    this.base = { index: snapIndex, term: snapTerm };
-    // The header on disk may still name the older base; that is fine: replay from it gives the
-    // same entries, and the next compaction writes a new header.
-    this.hs = { ...this.hs, commit };
+    const hs = { ...this.hs, commit };
+    if (this.base.index !== snapIndex || this.base.term !== snapTerm) {
+      // Re-base the log on the snapshot now, so later appends follow what we loaded.
+      this.rewriteLog({ index: snapIndex, term: snapTerm, voters: this.snap?.meta.voters ?? [] }, entries, hs);
+    } else {
+      this.ents = entries;
+      this.hs = hs;
+    }
     return this.durable();
   }
 
@@ -182,6 +185,17 @@ export class FileStorage implements RaftStorage {
     const keep = this.ents.filter((e) => e.index > snapshot.meta.index);
     this.snap = snapshot;
     this.rewriteLog(snapshot.meta, keep, this.hs);
+  }
+
+  /**
+   * Whether the entry (index, term) is durable here, or covered by the durable snapshot (whose
+   * prefix is committed, so its terms are not stored). For the simulator's checker.
+   */
+  holds(index: number, term: number): boolean {
+    const snapIndex = this.snap?.meta.index ?? 0;
+    if (index < snapIndex) return true;
+    if (index === snapIndex) return this.snap?.meta.term === term;
+    return this.ents[index - this.base.index - 1]?.term === term;
   }
 
   durable(): PersistentState {

@@ -18,8 +18,8 @@ export class Progress {
   /** snapshot: the index being sent and the offset of the next chunk. */
   pendingSnapshot = 0;
   snapshotOffset = 0;
-  /** Heard from in the current check-quorum window. */
-  recentActive = false;
+  /** The leader's tick count when this follower last answered (check-quorum). */
+  lastHeard_tick = 0;
   /** Last index of each unacknowledged append, oldest first; bounded by maxInflight. */
   private inflight: number[] = [];
 

@@ -135,6 +135,8 @@ export class Raft {
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
+  /** Ticks counted while leader: the clock of check-quorum. */
+  private leaderTicks = 0;
   private leadTransferee = NONE;
   /** Wire bytes of this leader's proposals not yet committed; bounds what a leader buffers. */
   private uncommittedBytes = 0;
@@ -230,7 +232,7 @@ export class Raft {
   /** Replication state per follower, for status output (leader only). */
   progress(): Array<{ id: number; match: number; next: number; state: string; active: boolean }> {
     if (this.state !== "leader") return [];
-    return [...this.prs].filter(([id]) => id !== this.id).map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, active: p.recentActive }));
+    return [...this.prs].filter(([id]) => id !== this.id).map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, active: this.leaderTicks - p.lastHeard_tick < this.electionTicks }));
   }
 
   // ---- inputs ---------------------------------------------------------------------------------
@@ -440,7 +442,8 @@ export class Raft {
     this.reset(this.currentTerm);
     this.lead = this.id;
     this.state = "leader";
-    for (const [id, pr] of this.prs) pr.recentActive = id === this.id;
+    // Every follower gets a full election timeout to answer the new leader.
+    for (const pr of this.prs.values()) pr.lastHeard_tick = this.leaderTicks;
     this.uncommittedBytes = 0;
     // A no-op of the new term: committing it commits every earlier entry (§5.4.2, §8).
     this.termStartIndex = this.appendEntries([""])[0]!.index;
@@ -499,13 +502,14 @@ export class Raft {
   private tickLeader(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    this.leaderTicks++;
+    if (this.checkQuorum && !this.quorumHeard()) {
+      this.note(`stepping down in term ${this.currentTerm}: heard from no majority for ${this.electionTicks} ticks`);
+      this.becomeFollower(this.currentTerm, NONE);
+      return;
+    }
     if (this.electionElapsed >= this.electionTicks) {
       this.electionElapsed = 0;
-      if (this.checkQuorum && !this.quorumActive()) {
-        this.note(`stepping down in term ${this.currentTerm}: heard from no majority for ${this.electionTicks} ticks`);
-        this.becomeFollower(this.currentTerm, NONE);
-        return;
-      }
       if (this.leadTransferee !== NONE) {
         this.note(`leadership transfer to ${this.leadTransferee} timed out`);
         this.leadTransferee = NONE;
@@ -517,14 +521,11 @@ export class Raft {
     }
   }
 
-  /** Whether a majority (this node included) was heard from in the last window; starts a new window. */
-  private quorumActive(): boolean {
-    let active = 0;
-    for (const [id, pr] of this.prs) {
-      if (id === this.id || pr.recentActive) active++;
-      if (id !== this.id) pr.recentActive = false;
-    }
-    return voteOutcome(this.voters.length, active, 0) === "won";
+  /** Whether a majority (this node included) answered within the last electionTicks ticks. */
+  private quorumHeard(): boolean {
+    let heard = 0;
+    for (const [id, pr] of this.prs) if (id === this.id || this.leaderTicks - pr.lastHeard_tick < this.electionTicks) heard++;
+    return voteOutcome(this.voters.length, heard, 0) === "won";
   }
 
   // ---- steps ----------------------------------------------------------------------------------
@@ -554,18 +555,18 @@ export class Raft {
         invariant(false, `two leaders in term ${this.currentTerm}: ${this.id} and ${m.from}`);
         break;
       case "append-resp":
-        pr.recentActive = true;
+        pr.lastHeard_tick = this.leaderTicks;
         if (m.reject) this.onAppendRejected(m.from, pr, m.index, m.rejectHint, m.logTerm);
         else this.onAppendAccepted(m.from, pr, m.index);
         break;
       case "heartbeat-resp":
-        pr.recentActive = true;
+        pr.lastHeard_tick = this.leaderTicks;
         pr.paused = false;
         if (pr.state === "replicate" && pr.isPaused()) pr.freeOneInflight();
         if (pr.match < this.log.lastIndex() || pr.state === "snapshot") this.sendAppend(m.from);
         break;
       case "snapshot-resp":
-        pr.recentActive = true;
+        pr.lastHeard_tick = this.leaderTicks;
         if (pr.state !== "snapshot" || pr.pendingSnapshot !== m.index) break;
         pr.snapshotOffset = m.offset;
         pr.paused = false;

@@ -79,9 +79,11 @@ export async function buildProgram(): Promise<CommandType> {
       const { selfCommand } = await import("../shared/self-command.ts");
       const cfg = checkedConfig(selfCommand(), o.config);
       const { Supervisor } = await import("../supervisor/runtime.ts");
+      const { KeyFileError } = await import("../shared/keyfile.ts");
       try {
         process.exitCode = await new Supervisor(cfg, selfCommand()).run();
       } catch (e) {
+        if (e instanceof KeyFileError) throw new ExitError(2, `cluster key: ${e.message}`);
         throw new ExitError(1, `supervisor failed to start: ${(e as Error).message}`);
       }
     });
@@ -190,6 +192,16 @@ export async function buildProgram(): Promise<CommandType> {
         return;
       }
       process.exitCode = await fenceAgent(args);
+    });
+
+  program
+    .command("console")
+    .description("the appliance console: first-boot wizard, then the status and operations menu (80x24, serial-safe)")
+    .option("-c, --config <file>", "the node configuration it reads and writes", DEFAULT_CONFIG)
+    .option("--serial <device>", "run on this serial device (it owns the line's settings)")
+    .action(async (o: { config: string; serial?: string }) => {
+      const { runConsole } = await import("../../tui/console.ts");
+      process.exitCode = await runConsole({ config: o.config, ...(o.serial ? { serial: o.serial } : {}) });
     });
 
   program

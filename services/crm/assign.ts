@@ -530,7 +530,8 @@ export function addColocatedNodeScores(
     r.flags &= ~R_MERGING;
     return;
   }
-  if (anyNodeAvailable(work)) {
+  let table: Map<string, NodeScore> = work;
+  if (anyNodeAvailable(table)) {
     const multiplier = factorIn < 0 ? -1 : 1;
     let list: Colocation[];
     if ((flags & SELECT_THIS_WITH) !== 0) list = r.rscCons;
@@ -542,18 +543,18 @@ export function addColocatedNodeScores(
       else if (!hasInfluence(c, null)) continue;
       else other = c.dependent;
       const factor = Math.fround(Math.fround(multiplier * c.score) / Math.fround(INFINITY));
-      const ref = { v: work as Map<string, NodeScore> | null };
+      const ref: { v: Map<string, NodeScore> | null } = { v: table };
       addColocatedNodeScores(ws, other, logId, ref, c.nodeAttribute, factor, flags | SELECT_ACTIVE);
-      work = ref.v!;
+      table = ref.v!;
     }
   } else if ((flags & SELECT_ACTIVE) !== 0) {
     r.flags &= ~R_MERGING;
     return;
   }
   if ((flags & SELECT_NONNEGATIVE) !== 0) {
-    for (const n of work.values()) if (n.weight === INFINITY_HACK) n.weight = 1;
+    for (const n of table.values()) if (n.weight === INFINITY_HACK) n.weight = 1;
   }
-  nodes.v = work;
+  nodes.v = table;
   r.flags &= ~R_MERGING;
 }
 

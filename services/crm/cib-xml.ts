@@ -139,7 +139,18 @@ function primitive(e: XmlElement): PrimitiveDef {
     ops,
   };
   if (e.attrs["provider"] !== undefined) def.provider = e.attrs["provider"];
+  if (cls === "ocf" && def.provider === "pacemaker" && def.type === "remote") fail(e, "Pacemaker Remote connections are not supported");
+  checkMeta(e, def.meta);
   return def;
+}
+
+/** Meta-attributes that select features outside the model are refused by name. */
+function checkMeta(e: XmlElement, meta: Record<string, string>): void {
+  for (const k of ["remote-node", "container", "remote-port", "remote-addr"]) {
+    if (meta[k] !== undefined) fail(e, `meta-attribute '${k}' (guest nodes and containers) is not supported`);
+  }
+  if (meta["requires"] === "unfencing" || meta["provides"] === "unfencing") fail(e, "unfencing is not supported");
+  if (meta["clone-min"] !== undefined) fail(e, "clone-min is not supported");
 }
 
 function group(e: XmlElement): GroupDef {
@@ -149,7 +160,9 @@ function group(e: XmlElement): GroupDef {
     else if (!["meta_attributes", "instance_attributes", "utilization"].includes(c.name)) fail(c, `a group may hold only primitives, not <${c.name}>`);
   }
   if (children.length === 0) fail(e, "a group needs at least one primitive");
-  return { kind: "group", id: req(e, "id"), meta: nvsets(e, "meta_attributes"), children };
+  const meta = nvsets(e, "meta_attributes");
+  checkMeta(e, meta);
+  return { kind: "group", id: req(e, "id"), meta, children };
 }
 
 function clone(e: XmlElement, legacyMaster: boolean): CloneDef {
@@ -164,6 +177,7 @@ function clone(e: XmlElement, legacyMaster: boolean): CloneDef {
     }
   }
   if (!inner) fail(e, "a clone needs a primitive or a group");
+  checkMeta(e, meta);
   return { kind: "clone", id: req(e, "id"), meta, promotable: legacyMaster || isTrue(meta["promotable"]), child: inner };
 }
 
@@ -336,6 +350,12 @@ function nodes(e: XmlElement): NodeDef[] {
 function configuration(cfg: XmlElement): ClusterConfig {
   const crm = child(cfg, "crm_config");
   const properties = crm ? nvsets(crm, "cluster_property_set", {}, "cib-bootstrap-options") : {};
+  const health = properties["node-health-strategy"];
+  if (health !== undefined && health !== "none") fail(crm!, `node-health-strategy='${health}' is not supported`);
+  if (isTrue(properties["shutdown-lock"])) fail(crm!, "shutdown-lock is not supported");
+  if (child(cfg, "tags")) fail(child(cfg, "tags")!, "tags are not supported");
+  const rd0 = child(cfg, "rsc_defaults");
+  if (rd0 && childrenNamed(rd0, "meta_attributes").some((m) => m.children.some((c) => c.name === "nvpair" && (c.attrs["value"] === "unfencing")))) fail(rd0, "unfencing is not supported");
   const nodesEl = child(cfg, "nodes");
   const rscEl = child(cfg, "resources");
   const conEl = child(cfg, "constraints");
@@ -437,7 +457,7 @@ function status(root: XmlElement): ClusterStatus {
   if (s) {
     for (const c of s.children) {
       if (c.name === "node_state") st.nodes.push(nodeStatus(c));
-      else if (c.name === "tickets") fail(c, "tickets are not supported");
+      else if (c.name === "tickets" && c.children.length > 0) fail(c, "tickets are not supported");
     }
   }
   return st;

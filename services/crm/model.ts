@@ -39,11 +39,7 @@ export function formatScore(n: number): string {
 /** Parses an interval or timeout ("10s", "1m", "500ms", "PT10S", "30") into milliseconds. */
 export function parseDuration_ms(text: string): number | null {
   const t = text.trim();
-  const iso = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/i.exec(t);
-  if (iso && t.length > 1) {
-    const [, d, h, m, s] = iso;
-    return (((Number(d ?? 0) * 24 + Number(h ?? 0)) * 60 + Number(m ?? 0)) * 60 + Number(s ?? 0)) * 1000;
-  }
+  if (/^P/i.test(t)) return isoDuration_ms(t);
   const m = /^(\d+(?:\.\d+)?)\s*(ms|msec|s|sec|m|min|h|hr)?$/i.exec(t);
   if (!m) return null;
   const value = Number(m[1]);
@@ -426,4 +422,16 @@ export function validateConfig(config: ClusterConfig): void {
       throw new ModelError(path, `migratable resource '${c.rsc}' may depend only on migratable resources, but '${c.withRsc}' cannot migrate`);
     }
   });
+}
+
+/** ISO 8601 durations as Pacemaker reads them: PnYnMnWnDTnHnMnS (M before T is months). */
+function isoDuration_ms(t: string): number | null {
+  const m = /^P((?:\d+[YMWD])*)(?:T((?:\d+[HMS])*))?$/i.exec(t);
+  if (!m || t.length < 3) return null;
+  let s = 0;
+  const dateUnits: Record<string, number> = { Y: 31_536_000, M: 2_592_000, W: 604_800, D: 86_400 };
+  const timeUnits: Record<string, number> = { H: 3600, M: 60, S: 1 };
+  for (const [, n, u] of (m[1] ?? "").matchAll(/(\d+)([YMWD])/gi)) s += Number(n) * dateUnits[u!.toUpperCase()]!;
+  for (const [, n, u] of (m[2] ?? "").matchAll(/(\d+)([HMS])/gi)) s += Number(n) * timeUnits[u!.toUpperCase()]!;
+  return s * 1000;
 }

@@ -300,6 +300,8 @@ export interface WorkingSet {
   opDefaults: Map<string, string>;
   rscDefaults: Map<string, string>;
   warnings: string[];
+  /** History entries whose failure expired: their monitor is rescheduled (Pacemaker rewrites the entry's restart digest). */
+  expiredRecurring: Set<object>;
 }
 
 // --- nodes ---------------------------------------------------------------------------------
@@ -605,11 +607,7 @@ export function orderActions(first: Action | null, then: Action | null, type: nu
 export function durationMs(text: string | undefined): number | null {
   if (text === undefined) return null;
   const t = text.trim();
-  const iso = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/i.exec(t);
-  if (iso && t.length > 1) {
-    const [, d, h, m, s] = iso;
-    return (((Number(d ?? 0) * 24 + Number(h ?? 0)) * 60 + Number(m ?? 0)) * 60 + Number(s ?? 0)) * 1000;
-  }
+  if (/^P/i.test(t)) return isoDuration_ms(t);
   const m = /^(\d+)\s*(ms|msec|us|usec|s|sec|m|min|h|hr)?$/i.exec(t);
   if (!m) return null;
   const value = Number(m[1]);
@@ -633,4 +631,16 @@ export function scoreOf(text: string | undefined): number {
 
 export function crmIsTrue(v: string | undefined): boolean {
   return v !== undefined && /^(true|on|yes|y|1)$/i.test(v.trim());
+}
+
+/** ISO 8601 durations as Pacemaker reads them: PnYnMnWnDTnHnMnS (M before T is months). */
+function isoDuration_ms(t: string): number | null {
+  const m = /^P((?:\d+[YMWD])*)(?:T((?:\d+[HMS])*))?$/i.exec(t);
+  if (!m || t.length < 3) return null;
+  let s = 0;
+  const dateUnits: Record<string, number> = { Y: 31_536_000, M: 2_592_000, W: 604_800, D: 86_400 };
+  const timeUnits: Record<string, number> = { H: 3600, M: 60, S: 1 };
+  for (const [, n, u] of (m[1] ?? "").matchAll(/(\d+)([YMWD])/gi)) s += Number(n) * dateUnits[u!.toUpperCase()]!;
+  for (const [, n, u] of (m[2] ?? "").matchAll(/(\d+)([HMS])/gi)) s += Number(n) * timeUnits[u!.toUpperCase()]!;
+  return s * 1000;
 }

@@ -141,6 +141,7 @@ export function newWorkingSet(input: ClusterInput, now_s: number): WorkingSet {
     opDefaults: new Map(Object.entries(input.config.opDefaults)),
     rscDefaults: new Map(Object.entries(input.config.rscDefaults)),
     warnings: [],
+    expiredRecurring: new Set(),
   };
 }
 
@@ -1002,7 +1003,7 @@ function unpackRscOp(ws: WorkingSet, r: WRsc, node: WNode, op: OpRecord, st: Lrm
   } else if (expired && rc !== targetRc) {
     if (op.interval_ms === 0) return;
     if (node.online && !node.unclean) {
-      op.restartDigest = "calculated-failure-timeout";
+      ws.expiredRecurring.add(op);
       return;
     }
   }

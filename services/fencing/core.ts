@@ -16,9 +16,15 @@ export interface Clock {
 }
 
 export interface DeviceSpec {
-  /** e.g. "ipmi:10.70.0.101:623" */
+  /** e.g. "ipmi:10.70.0.101:623", "watchdog:host-a" */
   id: string;
-  kind: "ipmi";
+  /**
+   * ipmi: the adapter powers the target off and confirms it. watchdog: nothing to run; the target
+   * is certainly self-fenced once `wait_ms` has passed since it left the view (the SBD rule), and
+   * only targets known to have an armed watchdog get this level.
+   */
+  kind: "ipmi" | "watchdog";
+  wait_ms?: number;
 }
 
 export interface TargetSpec {
@@ -109,7 +115,7 @@ export class FencingCore {
   /** Nodes that announced a clean stop (resources stopped): leaving the view is not a failure. */
   private readonly leftCleanly = new Set<string>();
   private seq = 0;
-  private readonly targets: Map<string, TargetSpec>;
+  private readonly targets: Map<string, TargetSpec>;  // levels may change (setWatchdog)
   static readonly HISTORY_MAX = 500;
 
   constructor(private readonly cfg: FencingConfig) {
@@ -189,6 +195,23 @@ export class FencingCore {
       if (!devices || devices.length === 0) continue;
       // Devices of one level must all confirm; they are tried one after the other.
       const device = devices[p.attemptsAtLevel % devices.length]!;
+      if (device.kind === "watchdog") {
+        // The SBD rule: no confirmation is possible, only the certainty of elapsed time.
+        const ready = p.startedAt.mono_ms + (device.wait_ms ?? Infinity);
+        if (now.mono_ms < ready) {
+          if (p.attemptsAtLevel === 0) {
+            p.attemptsAtLevel = 1;
+            this.emit(fx, this.event(p, "attempt", now, { device: device.id, level: p.level + 1, detail: `waiting ${device.wait_ms} ms for the target's watchdog` }));
+          }
+          p.nextAt_ms = ready;
+          continue;
+        }
+        this.pending.delete(p.target.name);
+        this.fenced.set(p.target.name, now.wall_ms);
+        this.emit(fx, this.event(p, "done", now, { result: "ok", device: device.id, level: p.level + 1, detail: `self-fenced: ${device.wait_ms} ms passed since it left (lease + stop timeout + 2 x watchdog timeout)`, duration_ms: Math.round(now.mono_ms - p.startedAt.mono_ms) }));
+        fx.push({ kind: "fenced", target: p.target.name });
+        continue;
+      }
       this.seq += 1;
       const attempt = `${this.cfg.self}:${this.seq}`;
       p.running = attempt;
@@ -238,6 +261,20 @@ export class FencingCore {
       }
     }
     return fx;
+  }
+
+  /**
+   * What a target's watchdog is, as it last said (node-info gossip): with an armed watchdog it gets
+   * the self-fence level after its devices; without one, only a device can fence it.
+   */
+  setWatchdog(target: string, wait_ms: number | null): void {
+    const t = this.targets.get(target);
+    if (!t) return;
+    const devices = t.levels.filter((l) => !l.some((d) => d.kind === "watchdog"));
+    const levels = wait_ms === null ? devices : [...devices, [{ id: `watchdog:${target}`, kind: "watchdog" as const, wait_ms }]];
+    this.targets.set(target, { ...t, levels });
+    const p = this.pending.get(target);
+    if (p) p.target = this.targets.get(target)!;
   }
 
   /** A peer announced that it stops cleanly. */

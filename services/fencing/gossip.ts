@@ -28,6 +28,8 @@ const nodeInfo = z
   .object({
     node: z.string().max(64),
     watchdog: z.object({ driver: z.string().max(32), timeout_s: z.number().finite(), armed: z.boolean(), resources_allowed: z.boolean() }).strict(),
+    /** The node's self-fence stop timeout: peers add it to their SBD wait. */
+    stop_timeout_ms: z.number().int().min(0).max(600_000),
     services: z.array(z.object({ name: z.string().max(32), pid: z.number().int().min(0), restarts: z.number().int().min(0) }).strict()).max(16),
   })
   .strict();

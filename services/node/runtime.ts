@@ -17,6 +17,7 @@ import { type Clock, type FenceEvent, FencingCore, type FencingEffect } from "..
 import { ipmiFenceOff } from "../fencing/ipmi-device.ts";
 import { type NodeInfo, decodeServiceMessage, encodeServiceMessage } from "../fencing/gossip.ts";
 import { SupervisorLink } from "../supervisor/client.ts";
+import { SelfFenceCore, type SelfFenceEffect, selfFenceWait_ms } from "./self-fence.ts";
 import type { SupervisorReport } from "../supervisor/protocol.ts";
 
 export const STATUS_SOCKET = "hapd.sock";
@@ -57,11 +58,28 @@ export class NodeRuntime {
   private supervisorReport: SupervisorReport | null = null;
   private readonly peerInfo = new Map<string, NodeInfo & { at_ms: number }>();
   private infoTimer: ReturnType<typeof setInterval> | null = null;
+  private selfFence: SelfFenceCore;
 
   constructor(private readonly cfg: Config) {
     this.log = createLogger(cfg.node, cfg.log_file ? { file: cfg.log_file, stderr: true } : {});
     this.linksTo = linksBetween(cfg);
     this.selfId = cfg.nodes.find((n) => n.name === cfg.node)!.id;
+    this.selfFence = new SelfFenceCore({ stopTimeout_ms: cfg.fencing.self_fence_stop_timeout_ms });
+  }
+
+  private applySelfFence(effects: SelfFenceEffect[]): void {
+    for (const e of effects) {
+      if (e.kind === "log") this.log.warn("self-fence", e.message);
+      if (e.kind === "stop-resources") {
+        // No resource manager runs resources in this build yet (issue 5): there is nothing to stop,
+        // so the stop succeeds at once. The resource manager will report its real outcome here.
+        this.applySelfFence(this.selfFence.onStopped(true, "no resource manager in this build", this.now()));
+      }
+      if (e.kind === "self-fence") {
+        if (this.supervisor) this.supervisor.selfFence(e.reason);
+        else this.log.error("self-fence", `no supervisor to stop feeding the watchdog: ${e.reason}`);
+      }
+    }
   }
 
   private now(): number {
@@ -130,6 +148,7 @@ export class NodeRuntime {
     const tick_ms = Math.max(5, Math.min(50, Math.floor(interval / 2)));
     this.timer = setInterval(() => {
       this.apply(this.core.tick(this.now()));
+      this.applySelfFence(this.selfFence.tick(this.now()));
       if (this.fencing) {
         this.applyFencing(this.fencing.tick(this.clock()));
         // Re-gossip recent fencing events now and then, so a node that missed one catches up.
@@ -138,19 +157,26 @@ export class NodeRuntime {
     }, tick_ms);
   }
 
+  /** Resources this node runs; the resource manager (issue 5) will report them. */
+  private resourcesRunning(): number {
+    return 0;
+  }
+
   private clock(): Clock {
     return { mono_ms: this.now(), wall_ms: Date.now() };
   }
 
   private createFencing(): FencingCore | null {
-    const targets = this.cfg.nodes.filter((n) => n.bmc && n.role === "host");
+    // Every host is a target: level 1 its BMC when it has one; the watchdog level is added when
+    // the host tells us (node-info) that its watchdog is armed.
+    const targets = this.cfg.nodes.filter((n) => n.role === "host");
     if (targets.length === 0) return null;
     return new FencingCore({
       self: this.cfg.node,
       nodeIds: new Map(this.cfg.nodes.map((n) => [n.name, n.id])),
       targets: targets.map((n) => ({
         name: n.name,
-        levels: [[{ id: `ipmi:${n.bmc!.address}:${n.bmc!.port}`, kind: "ipmi" as const }]],
+        levels: n.bmc ? [[{ id: `ipmi:${n.bmc.address}:${n.bmc.port}`, kind: "ipmi" as const }]] : [],
         delay_ms: this.cfg.fencing.delay_ms[n.name] ?? 0,
       })),
       attemptsPerLevel: this.cfg.fencing.attempts_per_level,
@@ -217,6 +243,7 @@ export class NodeRuntime {
       node: this.cfg.node,
       watchdog: r ? { driver: r.watchdog.driver, timeout_s: r.watchdog.timeout_s, armed: r.watchdog.armed, resources_allowed: r.watchdog.resources_allowed } : { driver: "none", timeout_s: 0, armed: false, resources_allowed: false },
       services: r ? r.services.map((x) => ({ name: x.name, pid: x.pid ?? 0, restarts: x.restarts })) : [{ name: "cluster", pid: process.pid, restarts: 0 }],
+      stop_timeout_ms: this.cfg.fencing.self_fence_stop_timeout_ms,
     };
     this.apply(this.core.broadcast(encodeServiceMessage({ svc: "node-info", info })));
   }
@@ -249,7 +276,14 @@ export class NodeRuntime {
             break;
           }
           if (msg.value.svc === "fence" && this.fencing) this.applyFencing(this.fencing.onRemote(msg.value.events));
-          if (msg.value.svc === "node-info") this.peerInfo.set(msg.value.info.node, { ...msg.value.info, at_ms: this.now() });
+          if (msg.value.svc === "node-info") {
+            const info = msg.value.info;
+            this.peerInfo.set(info.node, { ...info, at_ms: this.now() });
+            // A peer with an armed watchdog can be declared self-fenced after the SBD wait, when
+            // no device can confirm it off; one without can only be fenced by a device.
+            const lease_ms = Math.floor(this.cfg.cluster.lost_timeout_ms * 0.75);
+            this.fencing?.setWatchdog(info.node, info.watchdog.armed ? selfFenceWait_ms({ lease_ms, stopTimeout_ms: info.stop_timeout_ms, watchdogTimeout_s: info.watchdog.timeout_s }) : null);
+          }
           if (msg.value.svc === "leave") {
             this.log.info("membership", `${msg.value.node} announces a clean stop`);
             this.fencing?.onLeave(msg.value.node);
@@ -294,6 +328,7 @@ export class NodeRuntime {
           break;
       }
     }
+    if (this.viewDirty) this.applySelfFence(this.selfFence.onQuorum(this.core.quorumState.quorate, this.resourcesRunning(), this.now()));
     if (this.viewDirty && this.fencing) {
       this.viewDirty = false;
       const v = this.core.view;

@@ -75,9 +75,11 @@ const schema = z
         power_timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
         attempt_timeout_ms: z.number().int().min(500).max(120_000).default(15_000),
         attempts_per_level: z.number().int().min(1).max(20).default(3),
+        /** After losing quorum, the longest this node may take to stop its resources before it self-fences. */
+        self_fence_stop_timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
       })
       .strict()
-      .default({ delay_ms: {}, power_timeout_ms: 10_000, attempt_timeout_ms: 15_000, attempts_per_level: 3 }),
+      .default({ delay_ms: {}, power_timeout_ms: 10_000, attempt_timeout_ms: 15_000, attempts_per_level: 3, self_fence_stop_timeout_ms: 10_000 }),
     /** Validated by the watchdog layer's own schema (services/watchdog/config.ts). */
     watchdog: z.unknown().optional(),
     supervisor: z

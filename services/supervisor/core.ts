@@ -126,6 +126,15 @@ export class SupervisorCore {
     }
     if (s.phase === "failed") return fx;
     fx.push({ kind: "log", level: "warn", message: `${name} (pid ${pid}) ${how}` });
+    if (s.phase === "starting" && how === "exited with code 2") {
+      // Exit 2 is bad input (configuration, key): restarting cannot fix it. Stop the node and
+      // hand the operator the same exit code.
+      s.phase = "failed";
+      fx.push({ kind: "log", level: "error", message: `${name} refused its configuration; stopping the node` });
+      this.stopping = true;
+      fx.push({ kind: "exit", code: 2 });
+      return fx;
+    }
     s.recent = s.recent.filter((t) => now_ms - t < s.spec.window_ms);
     if (s.recent.length >= s.spec.maxRestarts) {
       s.phase = "failed";

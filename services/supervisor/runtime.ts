@@ -77,6 +77,9 @@ export class Supervisor {
     ];
     const keepalive_ms = this.cfg.watchdog && this.cfg.watchdog.kind !== "none" ? Math.max(250, Math.min(1000, (this.cfg.watchdog.timeout_s * 1000) / 4)) : 1000;
     this.core = new SupervisorCore(specs, keepalive_ms);
+    // Bad input fails before anything starts (and before the watchdog is armed).
+    const { loadKeyFile } = await import("../shared/keyfile.ts");
+    loadKeyFile(this.cfg.cluster.key_file);
     await this.openWatchdog();
     await this.listen();
     this.log.info("supervisor", `supervising ${specs.map((x) => x.name).join(", ")}; watchdog: ${this.describeWatchdog()}`);

@@ -1,7 +1,7 @@
 // A synchronous network of Raft cores for unit tests (the shape of etcd's `network` in
 // raft_test.go): messages are delivered in order until nothing moves, with per-link drops. Every
 // Ready is handled by the contract: persist, then send, then apply, then advance.
-import { Raft, type RaftConfig } from "../../services/cib/raft.ts";
+import { Raft, type RaftConfig, type Ready } from "../../services/cib/raft.ts";
 import type { Entry, Message } from "../../services/cib/messages.ts";
 import { MemoryStorage, type PersistentState } from "../../services/cib/storage.ts";
 
@@ -17,9 +17,11 @@ export class Net {
   readonly nodes = new Map<number, NetNode>();
   private queue: Message[] = [];
   private cuts = new Set<string>();
-  /** Return false to drop a message. */
-  filter: ((m: Message) => boolean) | null = null;
+  /** Return false to drop a message, or another message to deliver in its place. */
+  filter: ((m: Message) => boolean | Message) | null = null;
   readonly notes: string[] = [];
+  /** Sees every Ready before it is handled. */
+  onReady: ((id: number, rd: Ready) => void) | null = null;
 
   constructor(
     readonly ids: number[],
@@ -88,8 +90,9 @@ export class Net {
   deliver(m: Message): void {
     const to = this.nodes.get(m.to);
     if (!to?.up || this.cuts.has(`${m.from}>${m.to}`)) return;
-    if (this.filter && !this.filter(m)) return;
-    to.raft.step(m);
+    const f = this.filter ? this.filter(m) : true;
+    if (f === false) return;
+    to.raft.step(f === true ? m : f);
   }
 
   drainReadies(): void {
@@ -97,6 +100,7 @@ export class Net {
       if (!n.up) continue;
       while (n.raft.hasReady()) {
         const rd = n.raft.ready();
+        this.onReady?.(n.raft.id, rd);
         n.storage.save(rd);
         this.queue.push(...rd.messages);
         n.applied.push(...rd.committed.filter((e) => e.data !== ""));

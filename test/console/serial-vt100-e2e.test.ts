@@ -121,7 +121,8 @@ describe.skipIf(!haveTool("tmux") || !haveTool("socat"))("console on a serial li
     }
     t.keys("Enter");
     await t.waitFor("The timer that resets this box");
-    t.keys("Enter", "Enter");
+    // The BMC's own watchdog (option 2), with the default timeout; not tested.
+    t.keys("2", "Enter", "Enter", "Enter");
     await t.waitFor("Disks this host gives to replicated volumes");
     t.keys("Enter");
     await t.waitFor("NTP servers for this box");
@@ -141,6 +142,7 @@ describe.skipIf(!haveTool("tmux") || !haveTool("socat"))("console on a serial li
     expect(cfg.serial?.peer).toBe("host-a");
     expect(cfg.nodes.map((n) => n.ring0.address)).toEqual(["10.70.0.1", "10.70.0.2", "10.70.0.3"]);
     expect(cfg.nodes.every((n) => n.ring1 === undefined)).toBe(true);
+    expect(cfg.watchdog).toMatchObject({ kind: "ipmi", address: "10.0.0.12", port: 623, username: "admin", timeout_s: 10 });
     // The key arrived through the token.
     expect(readFileSync(cfg.cluster.key_file, "utf8")).toBe(`hapd-cluster-key-v1 ${Buffer.from(key).toString("base64")}\n`);
 

@@ -48,7 +48,7 @@ describe.skipIf(!haveTool("tmux"))("console wizard in tmux at 80x24", () => {
 
   it("walks from an empty node to a written, valid configuration", async () => {
     const config = join(dir, "etc", "hapd.yaml");
-    t = TmuxTerminal.start(`hapd-e2e-${process.pid}`, `cd ${ROOT} && TERM=xterm LANG=C.UTF-8 ${BUN} test/console/fixture-main.ts --config ${config} 2>${dir}/console.err; echo CONSOLE-EXIT=$?; sleep 60`);
+    t = TmuxTerminal.start(`hapd-e2e-${process.pid}`, `cd ${ROOT} && TERM=xterm LANG=C.UTF-8 ${BUN} test/console/fixture-main.ts --config ${config} 2>${dir}/console.err; echo CONSOLE-EXIT=$?; sleep 600`);
     const wrong = async (text: string, error: string, key = "Tab") => {
       t.type(text);
       t.keys(key);
@@ -177,12 +177,16 @@ describe.skipIf(!haveTool("tmux"))("console wizard in tmux at 80x24", () => {
     }
     t.keys("Enter");
 
-    // Watchdog: the driver, and the Test (the drivers are not wired into this build).
+    // Watchdog: the driver, the timeout, and the Test (a test double here: a test never arms
+    // the machine's own watchdog).
     await t.waitFor("The timer that resets this box");
     t.keys("x");
-    await t.waitFor("press 1, 2");
-    t.keys("1", "Tab", "t");
-    capture("09-watchdog", await t.waitFor("not available in this build"));
+    await t.waitFor("press 1, 2, 3");
+    t.keys("1", "Tab", "C-u");
+    await wrong("0", '"0" must be a number of seconds from 1 to 3600');
+    t.type("10");
+    t.keys("Tab", "t");
+    capture("09-watchdog", await t.waitFor("OK: test double: would arm softdog with 10 s"));
     t.keys("Enter");
 
     // Disks: the system disk cannot be chosen.
@@ -227,7 +231,8 @@ describe.skipIf(!haveTool("tmux"))("console wizard in tmux at 80x24", () => {
     expect(statSync(cfg.cluster.key_file).mode & 0o777).toBe(0o600);
     expect(readFileSync(cfg.nodes[1]!.bmc!.password_file, "utf8")).toBe("s3cret\n");
     const app = parse(readFileSync(join(dir, "etc", "appliance.yaml"), "utf8"));
-    expect(app).toMatchObject({ hostname: "hapd-a", management: { interface: "eno1", mode: "static", address: "192.168.10.21/24", gateway: "192.168.10.1", dns: ["1.1.1.1", "9.9.9.9"], vlan: 12 }, disks: ["/dev/sdb"], time_servers: ["pool.ntp.org", "10.0.0.1"], watchdog: { driver: "softdog" } });
+    expect(app).toMatchObject({ hostname: "hapd-a", management: { interface: "eno1", mode: "static", address: "192.168.10.21/24", gateway: "192.168.10.1", dns: ["1.1.1.1", "9.9.9.9"], vlan: 12 }, disks: ["/dev/sdb"], time_servers: ["pool.ntp.org", "10.0.0.1"] });
+    expect(cfg.watchdog).toEqual({ kind: "softdog", load_module: true, timeout_s: 10 });
     expect(app.admin_password).toMatchObject({ algorithm: "scrypt", N: 32768 });
     expect(JSON.stringify(app)).not.toContain("correct horse");
     writeFileSync(join(dir, "token"), token);

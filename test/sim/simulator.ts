@@ -101,6 +101,9 @@ export class Simulator {
   private readonly opts: Required<SimOptions>;
   /** Counts of view installations per node, for "no spurious view change" checks. */
   delivered = 0;
+  /** Hooks for tests that put more cores on each node (fencing, self-fence): effects and ticks. */
+  onEffects: ((id: number, effects: Effect[], localNow_ms: number) => void) | null = null;
+  onTick: ((id: number, localNow_ms: number) => void) | null = null;
 
   constructor(opts: SimOptions) {
     this.opts = {
@@ -234,6 +237,7 @@ export class Simulator {
       const n = this.nodes.get(id);
       if (!n || !n.up || n.incarnation !== incarnation || !n.core) return;
       this.apply(id, n.core.tick(this.localTime(n)));
+      if (n.up && n.incarnation === incarnation) this.onTick?.(id, this.localTime(n));
       this.scheduleTick(id, incarnation, this.opts.tick_ms);
     });
   }
@@ -265,9 +269,16 @@ export class Simulator {
     this.now = until;
   }
 
+  /** A node's own clock now (what its cores see). */
+  localNow(id: number): number {
+    const n = this.nodes.get(id);
+    return n ? this.localTime(n) : 0;
+  }
+
   private apply(id: number, effects: Effect[]): void {
     const n = this.nodes.get(id);
     if (!n) return;
+    this.onEffects?.(id, effects, this.localTime(n));
     for (const e of effects) {
       switch (e.kind) {
         case "send":

@@ -8,6 +8,8 @@ import type { Hint } from "../ui/screen.ts";
 /** Only the tail is read: a log can be large and a serial console has no use for all of it. */
 export const LOG_TAIL_BYTES = 256 * 1024;
 export const LOG_ROWS = BODY_ROWS - 2;
+const PAN_STEP = 40;
+const MAX_PAN = 4000;
 
 export interface LogState {
   path: string;
@@ -18,12 +20,15 @@ export interface LogState {
   follow: boolean;
   filter: string;
   editing: { kind: "filter" | "path"; text: string } | null;
+  /** Columns scrolled to the right, for lines longer than the screen. */
+  left: number;
 }
 
 export type LogAction =
   | { type: "loaded"; lines: string[]; error: string | null }
   | { type: "scroll"; by: number }
   | { type: "home" }
+  | { type: "pan"; by: number }
   | { type: "end" }
   | { type: "edit"; kind: "filter" | "path" }
   | { type: "char"; ch: string }
@@ -34,7 +39,7 @@ export type LogAction =
   | { type: "close" };
 
 export function initialLog(path: string): LogState {
-  return { path, lines: [], error: null, top: 0, follow: true, filter: "", editing: null };
+  return { path, lines: [], error: null, top: 0, follow: true, filter: "", editing: null, left: 0 };
 }
 
 export function filtered(s: LogState): string[] {
@@ -81,6 +86,8 @@ export function reduceLog(s: LogState, a: LogAction): LogState {
       return { ...s, ...clampTop(s, s.top + a.by) };
     case "home":
       return { ...s, ...clampTop(s, 0) };
+    case "pan":
+      return { ...s, left: Math.min(MAX_PAN, Math.max(0, s.left + a.by)) };
     case "end":
       return { ...s, ...clampTop(s, Number.MAX_SAFE_INTEGER) };
     case "edit":
@@ -115,6 +122,10 @@ export function bindLogKey(k: Key, editing: boolean): LogAction | null {
       return { type: "home" };
     case "end":
       return { type: "end" };
+    case "left":
+      return { type: "pan", by: -PAN_STEP };
+    case "right":
+      return { type: "pan", by: PAN_STEP };
     case "escape":
       return { type: "close" };
     case "char":
@@ -131,6 +142,10 @@ export function bindLogKey(k: Key, editing: boolean): LogAction | null {
           return { type: "home" };
         case "G":
           return { type: "end" };
+        case "<":
+          return { type: "pan", by: -PAN_STEP };
+        case ">":
+          return { type: "pan", by: PAN_STEP };
         case "/":
           return { type: "edit", kind: "filter" };
         case "c":
@@ -162,20 +177,21 @@ export function logBody(s: LogState): StyledLine[] {
     return body;
   }
   const shown = list.slice(s.top, s.top + LOG_ROWS);
-  for (const l of shown) body.push([seg(fit(sanitize(l), 80))]);
+  for (const l of shown) body.push([seg(fit(sanitize(l).slice(s.left), 80))]);
   while (body.length < LOG_ROWS + 1) body.push([]);
   const pos = list.length === 0 ? (s.filter ? "no line matches the filter" : "the log is empty") : `lines ${s.top + 1}-${s.top + shown.length} of ${list.length}${s.filter ? ` matching (${s.lines.length} read)` : ""}`;
-  body.push([seg(`${pos}${s.follow ? ", following the end" : ""}`, "dim")]);
+  body.push([seg(`${pos}${s.follow ? ", following the end" : ""}${s.left ? `, from column ${s.left + 1}` : ""}`, "dim")]);
   return body;
 }
 
 export const LOG_HINTS: Hint[] = [
   ["j/k", "line"],
   ["Space/b", "page"],
-  ["g/G", "top/end"],
+  ["g/G", "ends"],
+  ["</>", "pan"],
   ["/", "filter"],
   ["c", "clear"],
-  ["o", "open file"],
+  ["o", "file"],
   ["q", "back"],
 ];
 

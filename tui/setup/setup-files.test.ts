@@ -20,6 +20,7 @@ describe("the files Apply writes", () => {
       expect(cfg.nodes.find((n) => n.name === "arb")!.bmc).toBeUndefined();
       expect(cfg.nodes.find((n) => n.name === "host-b")!.bmc).toMatchObject({ address: "10.0.0.12", port: 623, username: "admin", cipher: 17, password_file: "/tmp/x/etc/bmc-host-b.password" });
       expect(cfg.serial === undefined).toBe(role === "r");
+      expect(cfg.watchdog).toEqual({ kind: "softdog", load_module: true, timeout_s: 10 });
       for (const f of files.slice(0, 4)) expect(f.mode).toBe(0o600);
       const app = parse(files[3]!.data);
       expect(app.admin_password).toEqual(hash);
@@ -38,5 +39,22 @@ describe("the files Apply writes", () => {
     const env = testEnv("/tmp/x/hapd.yaml");
     const s = toSummary(env, "a");
     expect(() => planSetupFiles({ ...s.values, "cluster.name": "Bad Name" }, env, hash)).toThrow(/cluster\.name/);
+  });
+});
+
+describe("the watchdog section", () => {
+  it("follows the driver chosen", async () => {
+    const { watchdogSection } = await import("./setup-files.ts");
+    expect(watchdogSection({ "watchdog.driver": "/dev/watchdog0", "watchdog.timeout": "30" })).toEqual({ kind: "linux", device: "/dev/watchdog0", timeout_s: 30 });
+    expect(watchdogSection({ "watchdog.driver": "none" })).toEqual({ kind: "none" });
+    expect(watchdogSection({ role: "host-b", "watchdog.driver": "ipmi", "watchdog.timeout": "5", "bmc.host-b.address": "10.0.0.12:624", "bmc.host-b.user": "root", "bmc.host-b.cipher": "3" })).toEqual({
+      kind: "ipmi",
+      address: "10.0.0.12",
+      port: 624,
+      username: "root",
+      password_file: "bmc-host-b.password",
+      cipher: 3,
+      timeout_s: 5,
+    });
   });
 });

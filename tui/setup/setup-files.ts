@@ -4,9 +4,10 @@
 //   <config>            the node configuration (services/shared/config.ts), checked with parseConfig
 //   cluster.key         the cluster key, mode 0600 (services/shared/keyfile.ts format)
 //   bmc-host-X.password each host's BMC password, mode 0600 (the config's bmc.password_file)
-//   appliance.yaml      what the cluster configuration has no place for: host name, management
-//                       network, ring interfaces and prefixes, watchdog, disks, time servers, the
-//                       admin password hash. Mode 0600 (the hash is a secret too).
+//   appliance.yaml      what the node configuration has no place for: host name, management
+//                       network, ring interfaces and prefixes, disks, time servers, the admin
+//                       password hash. Mode 0600 (the hash is a secret too).
+// The watchdog choice goes into the node configuration's own `watchdog` section.
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { parseConfig } from "../../services/shared/config.ts";
@@ -52,6 +53,28 @@ function addressOf(cidr: string | undefined): string {
   return parseCidr(cidr ?? "")?.address ?? "";
 }
 
+/** The node configuration's watchdog section (services/watchdog/config.ts) for the choice made. */
+export function watchdogSection(values: Values): Record<string, unknown> {
+  const driver = values["watchdog.driver"] ?? "none";
+  const timeout_s = Number(values["watchdog.timeout"] || "10");
+  if (driver === "none") return { kind: "none" };
+  if (driver === "softdog") return { kind: "softdog", load_module: true, timeout_s };
+  if (driver === "ipmi") {
+    const self = values.role ?? "";
+    const ep = parseEndpoint(values[`bmc.${self}.address`] ?? "", DEFAULT_BMC_PORT);
+    return {
+      kind: "ipmi",
+      address: ep?.address ?? "",
+      port: ep?.port ?? DEFAULT_BMC_PORT,
+      username: values[`bmc.${self}.user`] ?? "",
+      password_file: bmcPasswordFile(self),
+      cipher: Number(values[`bmc.${self}.cipher`] || "17"),
+      timeout_s,
+    };
+  }
+  return { kind: "linux", device: driver, timeout_s };
+}
+
 export function buildNodeConfig(values: Values, configPath: string): Record<string, unknown> {
   const self = values.role ?? "";
   const port = Number(values["ring.port"] || DEFAULT_RING_PORT);
@@ -80,6 +103,7 @@ export function buildNodeConfig(values: Values, configPath: string): Record<stri
     node: self,
     ...nodeDirs(configPath),
     nodes,
+    watchdog: watchdogSection(values),
   };
   if (isHost(values)) {
     doc.serial = { device: values["serial.device"] ?? "", peer: self === "host-a" ? "host-b" : "host-a", baud: 115200 };
@@ -105,7 +129,6 @@ export function buildAppliance(values: Values, admin: PasswordHash): Record<stri
       ...(ring1 ? { ring1: { interface: values["ring1.iface"] ?? "", address: values["ring1.address"] ?? "" } } : {}),
     },
     join: values["cluster.mode"] === "join" ? { via: values["cluster.peer"] ?? "" } : null,
-    watchdog: { driver: values["watchdog.driver"] ?? "" },
     disks: isHost(values) ? (values.disks ?? "").split(",").filter(Boolean) : [],
     time_servers: splitList(values["time.servers"] ?? ""),
     admin_password: admin,

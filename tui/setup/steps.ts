@@ -18,6 +18,7 @@ import {
   checkPort,
   checkTimeServers,
   checkVlan,
+  checkWatchdogTimeout,
   inSubnet,
   networkOf,
   parseCidr,
@@ -302,22 +303,25 @@ export function buildSteps(v: Values, env: WizardEnv): Step[] {
   }
   steps.push({ id: "fencing", title: "Fencing", intro: ["Each host's BMC, so that a surviving box can power off a failed host."], fields: fencing });
 
-  steps.push({
-    id: "watchdog",
-    title: "Watchdog",
-    intro: ["The timer that resets this box if its services hang."],
-    fields: [
-      {
-        id: "watchdog.driver",
-        label: "Driver",
-        kind: "choice",
-        options: env.system.watchdogs.filter((w) => host || w.value !== "ipmi").map((w, i) => ({ value: w.value, label: w.label, key: digitKeys[i] ?? "" })),
-        default: env.system.watchdogs[0]?.value ?? "softdog",
-        validate: requiredChoice("a watchdog driver"),
-      },
+  const wdOptions = env.system.watchdogs.filter((w) => host || w.value !== "ipmi");
+  const watchdog: Field[] = [
+    {
+      id: "watchdog.driver",
+      label: "Driver",
+      kind: "choice",
+      options: wdOptions.map((w, i) => ({ value: w.value, label: w.label, key: digitKeys[i] ?? "" })),
+      default: wdOptions[0]?.value ?? "softdog",
+      validate: requiredChoice("a watchdog driver"),
+      hint: host ? "a hardware timer if the box has one; the BMC's uses the host's own BMC (above)" : "a hardware timer if the box has one, else softdog",
+    },
+  ];
+  if (v["watchdog.driver"] !== "none") {
+    watchdog.push(
+      { id: "watchdog.timeout", label: "Timeout (seconds)", kind: "text", default: "10", validate: checkWatchdogTimeout, hint: "the box resets this long after its services stop feeding the timer" },
       { id: "watchdog.test", label: "Watchdog", kind: "action", action: { kind: "watchdog-test" }, hint: "t arms the watchdog and disarms it again" },
-    ],
-  });
+    );
+  }
+  steps.push({ id: "watchdog", title: "Watchdog", intro: ["The timer that resets this box if its services hang."], fields: watchdog });
 
   if (host) {
     steps.push({

@@ -35,7 +35,14 @@ export function summaryRows(v: Values, env: WizardEnv, results: Record<string, A
     const tested = test?.state === "ok" ? "Test OK" : test?.state === "failed" ? "Test FAILED" : "not tested";
     rows.push([`${hn} BMC`, `${ep?.address}:${ep?.port}, user ${v[`bmc.${hn}.user`]}, cipher ${v[`bmc.${hn}.cipher`]}, ${tested}`]);
   }
-  rows.push(["Watchdog", v["watchdog.driver"] ?? ""]);
+  const wd = v["watchdog.driver"] ?? "none";
+  const wdTest = results["watchdog.test"];
+  rows.push([
+    "Watchdog",
+    wd === "none"
+      ? "none: nothing resets this box if its services hang"
+      : `${wd === "ipmi" ? `BMC of ${v.role}` : wd}, ${v["watchdog.timeout"]} s, ${wdTest?.state === "ok" ? "Test OK" : wdTest?.state === "failed" ? "Test FAILED" : "not tested"}`,
+  ]);
   if (isHost(v)) rows.push(["Disks", (v.disks ?? "").split(",").filter(Boolean).join(" ") || "none"]);
   rows.push(["Time servers", splitList(v["time.servers"] ?? "").join(" ")]);
   rows.push(["Admin password", "set (stored as an scrypt hash)"]);

@@ -135,8 +135,9 @@ export function listWatchdogs(sysWatchdog = "/sys/class/watchdog"): WatchdogOpti
     const identity = read(`${sysWatchdog}/${n}/identity`) || "unknown driver";
     out.push({ value: `/dev/${n}`, label: `/dev/${n} (${identity})` });
   }
-  out.push({ value: "softdog", label: "softdog (kernel software timer)" });
-  out.push({ value: "ipmi", label: "BMC watchdog (IPMI)" });
+  out.push({ value: "softdog", label: "softdog (kernel timer)" });
+  out.push({ value: "ipmi", label: "BMC (IPMI)" });
+  out.push({ value: "none", label: "none" });
   return out;
 }
 

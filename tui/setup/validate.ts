@@ -170,3 +170,8 @@ export function checkAdminPassword(v: string): Check {
   if (v.length > 128) return "at most 128 characters";
   return null;
 }
+
+export function checkWatchdogTimeout(v: string): Check {
+  if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > 3600) return `${q(v)} must be a number of seconds from 1 to 3600`;
+  return null;
+}

@@ -3,7 +3,7 @@
 import { type Field, type HostName, type Step, type StepId, type Values, type WizardEnv, buildSteps, focusable } from "./steps.ts";
 
 /** Work the reducer asks the controller to do; the outcome comes back as an action. */
-export type Effect = { kind: "bmc-test"; field: string; node: HostName } | { kind: "watchdog-test"; field: string; driver: string } | { kind: "apply" };
+export type Effect = { kind: "bmc-test"; field: string; node: HostName } | { kind: "watchdog-test"; field: string } | { kind: "apply" };
 
 export interface ActionResult {
   state: "running" | "ok" | "failed";
@@ -99,7 +99,7 @@ function setValue(s: WizardState, id: string, value: string): WizardState {
   // A changed BMC setting makes an earlier Test result stale.
   const m = /^bmc\.([a-z-]+)\./.exec(id);
   if (m) delete results[`bmc.${m[1]}.test`];
-  if (id === "watchdog.driver") delete results["watchdog.test"];
+  if (id === "watchdog.driver" || id === "watchdog.timeout") delete results["watchdog.test"];
   return { ...s, values: { ...s.values, [id]: value }, errors, results };
 }
 
@@ -174,7 +174,12 @@ function runAction(s: WizardState, f: Field, env: WizardEnv): WizardState {
   if (s.results[f.id]?.state === "running") return s;
   const seq = s.seq + 1;
   const effect: Effect =
-    f.action.kind === "bmc-test" ? { kind: "bmc-test", field: f.id, node: f.action.node } : { kind: "watchdog-test", field: f.id, driver: s.values["watchdog.driver"] ?? "" };
+    f.action.kind === "bmc-test" ? { kind: "bmc-test", field: f.id, node: f.action.node } : { kind: "watchdog-test", field: f.id };
+  if (f.action.kind === "watchdog-test") {
+    const timeout = fieldOf(s, env).able.find((g) => g.id === "watchdog.timeout");
+    const err = timeout ? validateField(s, timeout) : null;
+    if (err) return setError(s, "watchdog.timeout", err);
+  }
   if (f.action.kind === "bmc-test") {
     // The Test needs what it tests: check the BMC fields above it first.
     const prefix = `bmc.${f.action.node}.`;

@@ -4,7 +4,8 @@ import { createElement as h, type ReactElement, useEffect, useReducer, useRef } 
 import type { ConsolePorts } from "../ports.ts";
 import type { Theme } from "../terminal/theme.ts";
 import { useKeys } from "../ui/key-router.ts";
-import { planSetupFiles } from "./setup-files.ts";
+import { parseWatchdogConfig } from "../../services/watchdog/index.ts";
+import { planSetupFiles, watchdogSection } from "./setup-files.ts";
 import { DEFAULT_BMC_PORT, type WizardEnv } from "./steps.ts";
 import { parseEndpoint } from "./validate.ts";
 import { bindWizardKey } from "./wizard-bind.ts";
@@ -30,7 +31,9 @@ export async function runWizardEffect(effect: Effect, s: WizardState, env: Wizar
       return { type: "result", field: effect.field, ok: true, text };
     }
     if (effect.kind === "watchdog-test") {
-      const text = await ports.testWatchdog(effect.driver);
+      const cfg = parseWatchdogConfig(watchdogSection(v), "the wizard", "watchdog");
+      if (cfg.kind === "none") return { type: "result", field: effect.field, ok: true, text: "no watchdog: nothing to test" };
+      const text = await ports.testWatchdog(cfg, cfg.kind === "ipmi" ? (v[`bmc.${v.role}.password`] ?? null) : null);
       return { type: "result", field: effect.field, ok: true, text };
     }
     const hash = await ports.hashPassword(v["admin.password"] ?? "");

@@ -4,7 +4,7 @@ import { createElement as h, type ReactElement } from "react";
 import type { Theme } from "../terminal/theme.ts";
 import { BODY_ROWS, COLS, type StyledLine, padEnd, sanitize, seg, wrap } from "../ui/lines.ts";
 import { type Hint, Screen } from "../ui/screen.ts";
-import { type Field, type WizardEnv, focusable } from "./steps.ts";
+import { type Field, type WizardEnv, buildSteps, focusable } from "./steps.ts";
 import { summaryRows } from "./summary.ts";
 import { type WizardState, currentStep } from "./wizard-reducer.ts";
 
@@ -31,7 +31,7 @@ function optionText(f: Field, value: string): string[] {
   return (f.options ?? []).map((o) => `${o.value === value ? "(*)" : "( )"} ${o.label} [${o.key}]`);
 }
 
-function fieldLines(f: Field, s: WizardState, focused: boolean, theme: Theme): { lines: StyledLine[]; focusLine: number } {
+function fieldLines(f: Field, s: WizardState, focused: boolean): StyledLine[] {
   const lines: StyledLine[] = [];
   const value = s.values[f.id] ?? "";
   const marker = focused ? ">" : " ";
@@ -88,8 +88,7 @@ function fieldLines(f: Field, s: WizardState, focused: boolean, theme: Theme): {
   }
   const err = s.errors[f.id];
   if (err) for (const l of wrap(err, COLS - 7)) lines.push([seg("    "), seg(`! ${l}`, "error")]);
-  void theme;
-  return { lines, focusLine: 0 };
+  return lines;
 }
 
 /** Keeps the focused line in view when a step has more lines than the body. */
@@ -115,9 +114,11 @@ function hintsFor(f: Field | undefined): Hint[] {
   return [["^U", "clear"], ...NAV_HINTS];
 }
 
-export function wizardModel(s: WizardState, env: WizardEnv, theme: Theme): ScreenModel {
-  const { step, index, steps } = currentStep(s, env);
-  const right = index === 0 ? "" : `step ${index} of ${steps.length - 1}`;
+export function wizardModel(s: WizardState, env: WizardEnv): ScreenModel {
+  const { step, index } = currentStep(s, env);
+  // Until the role is chosen, count a host's steps (the most there can be).
+  const total = buildSteps(s.values.role ? s.values : { ...s.values, role: "host-a" }, env).length - 1;
+  const right = index === 0 ? "" : `step ${index} of ${total}`;
   if (s.phase === "applied" || s.phase === "finished") return appliedModel(s, env);
   if (step.id === "summary") return summaryModel(s, env, right);
   const body: StyledLine[] = [[seg(step.title, "heading")]];
@@ -125,10 +126,10 @@ export function wizardModel(s: WizardState, env: WizardEnv, theme: Theme): Scree
   body.push([]);
   let focusAt = 0;
   const focused = step.fields.find((f) => f.id === s.focus);
-  step.fields.forEach((f, i) => {
-    if (i > 0 && f.kind !== "info" && /^bmc\.host-b\.address$/.test(f.id)) body.push([]);
+  step.fields.forEach((f) => {
+    if (f.id === "bmc.host-b.address") body.push([]); // one blank line between the two hosts
     if (f.id === s.focus) focusAt = body.length;
-    body.push(...fieldLines(f, s, f.id === s.focus && focusable(f), theme).lines);
+    body.push(...fieldLines(f, s, f.id === s.focus && focusable(f)));
   });
   const content = windowAround(body, focusAt, BODY_ROWS - 1);
   while (content.length < BODY_ROWS - 1) content.push([]);
@@ -191,6 +192,6 @@ function appliedModel(s: WizardState, env: WizardEnv): ScreenModel {
 }
 
 export function WizardView(p: { state: WizardState; env: WizardEnv; theme: Theme }): ReactElement {
-  const m = wizardModel(p.state, p.env, p.theme);
+  const m = wizardModel(p.state, p.env);
   return h(Screen, { theme: p.theme, title: m.title, right: m.right, body: m.body, hints: m.hints });
 }

@@ -14,8 +14,9 @@ export const FIXED_SYSTEM: SystemSnapshot = {
     { name: "sdb", path: "/dev/sdb", size_bytes: 2e12, model: "DATA 2T", inUse: null },
   ],
   watchdogs: [
-    { value: "softdog", label: "softdog (kernel software timer)" },
-    { value: "ipmi", label: "BMC watchdog (IPMI)" },
+    { value: "softdog", label: "softdog (kernel timer)" },
+    { value: "ipmi", label: "BMC (IPMI)" },
+    { value: "none", label: "none" },
   ],
   checkSerial: checkSerialDevice,
   serialDefault: "",

@@ -47,7 +47,7 @@ export function toSummary(env: WizardEnv, role: "a" | "b" | "r", mode: "create" 
   for (const other of [1, 2, 3].filter((n) => n !== me)) s = drive(s, env, `10.70.0.${other}`, "<tab>", `10.71.0.${other}`, "<enter>");
   for (const bmc of ["10.0.0.11", "10.0.0.12"]) s = drive(s, env, bmc, "<tab>", "admin", "<tab>", "secret", "<tab>", "<tab>", "<tab>");
   s = drive(s, env, "<enter>");
-  s = drive(s, env, "<enter>", "<enter>");
+  s = drive(s, env, "<enter>", "<enter>", "<enter>");
   if (host) s = drive(s, env, "2", "<enter>");
   s = drive(s, env, "pool.ntp.org", "<enter>", "correct horse", "<tab>", "correct horse", "<enter>");
   const step = currentStep(s, env).step.id;
