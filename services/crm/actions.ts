@@ -167,12 +167,13 @@ export function unpackOpConfig(ws: WorkingSet, r: WRsc, key: string, task: strin
   return { op, meta, needs, onFail, failRole, interval_ms };
 }
 
-export function canFence(ws: WorkingSet, node: WNode): boolean {
-  void node;
+export function canFence(ws: WorkingSet, node: WNode | null): boolean {
   if (!ws.stonithEnabled) return false;
   if (!ws.haveStonithResource) return false;
   if (ws.haveQuorum) return true;
-  return ws.noQuorumPolicy === "ignore";
+  if (ws.noQuorumPolicy === "ignore") return true;
+  // A node still in our membership can be fenced without quorum.
+  return node !== null && node.online;
 }
 
 function newAction(ws: WorkingSet, key: string, task: string, rsc: WRsc | null, node: WNode | null, optional: boolean, save: boolean): Action {

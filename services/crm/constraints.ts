@@ -106,13 +106,16 @@ function unpackOrdering(ws: WorkingSet, o: OrderConstraint): void {
   let symmetry: "asym" | "sym";
   if (o.symmetrical !== undefined) symmetry = o.symmetrical && kind !== "serialize" ? "sym" : "asym";
   else symmetry = kind === "serialize" ? "asym" : "sym";
-  const flags = orderingFlags(kind, o.firstAction, symmetry);
+  let flags = orderingFlags(kind, o.firstAction, symmetry);
+  const restartType = (r: WRsc) => (r.meta.get("restart-type") ?? "").toLowerCase() === "restart";
+  if (kind === "optional" && restartType(then)) flags |= O_IMPLIES_THEN;
   // clone-min on the first clone makes "then" depend on enough instances: not supported (documented).
   orderResourceActions(ws, first, o.firstAction, then, o.thenAction, flags);
   if (symmetry === "sym") {
     const ta = INVERT[o.thenAction];
     const fa = INVERT[o.firstAction];
-    const inv = orderingFlags(kind, fa, "inverse");
+    let inv = orderingFlags(kind, fa, "inverse");
+    if (kind === "optional" && restartType(then)) inv |= O_IMPLIES_FIRST;
     orderResourceActions(ws, then, ta, first, fa, inv);
   }
 }

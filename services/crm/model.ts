@@ -426,12 +426,12 @@ export function validateConfig(config: ClusterConfig): void {
 
 /** ISO 8601 durations as Pacemaker reads them: PnYnMnWnDTnHnMnS (M before T is months). */
 function isoDuration_ms(t: string): number | null {
-  const m = /^P((?:\d+[YMWD])*)(?:T((?:\d+[HMS])*))?$/i.exec(t);
+  const m = /^P((?:\d+[YMWDHS])*)(?:T((?:\d+[HMS])*))?$/i.exec(t);
   if (!m || t.length < 3) return null;
   let s = 0;
-  const dateUnits: Record<string, number> = { Y: 31_536_000, M: 2_592_000, W: 604_800, D: 86_400 };
+  const dateUnits: Record<string, number> = { Y: 31_536_000, M: 2_592_000, W: 604_800, D: 86_400, H: 3600, S: 1 };
   const timeUnits: Record<string, number> = { H: 3600, M: 60, S: 1 };
-  for (const [, n, u] of (m[1] ?? "").matchAll(/(\d+)([YMWD])/gi)) s += Number(n) * dateUnits[u!.toUpperCase()]!;
+  for (const [, n, u] of (m[1] ?? "").matchAll(/(\d+)([YMWDHS])/gi)) s += Number(n) * dateUnits[u!.toUpperCase()]!;
   for (const [, n, u] of (m[2] ?? "").matchAll(/(\d+)([HMS])/gi)) s += Number(n) * timeUnits[u!.toUpperCase()]!;
   return s * 1000;
 }

@@ -40,6 +40,7 @@ import {
   R_BLOCK,
   R_MANAGED,
   R_NOTIFY,
+  R_RELOAD,
   Role,
   Variant,
   clearFlagBecause,
@@ -564,6 +565,7 @@ export function updateActionForOrderings(ws: WorkingSet, then: Action): void {
     changed &= ~UPDATED_FIRST;
     if (first.rsc && (other.type & O_THEN_CANCELS_FIRST) !== 0 && (then.flags & A_OPTIONAL) === 0) {
       other.action.flags |= A_OPTIONAL;
+      if (first.task === "reload-agent") first.rsc.flags &= ~R_RELOAD;
     }
     if (first.rsc && then.rsc && first.rsc !== then.rsc && !isParent(then.rsc, first.rsc)) first = actionForOrdering(first);
     if (first === other.action) {

@@ -42,6 +42,7 @@ import {
   R_NEEDS_FENCING,
   R_ORPHAN,
   R_PROMOTABLE,
+  R_RELOAD,
   R_RESTARTING,
   R_START_PENDING,
   R_STOP,
@@ -760,14 +761,26 @@ function checkActionConfig(ws: WorkingSet, r: WRsc, node: WNode, op: OpRecord): 
     if (op.interval_ms > 0) {
       customAction(ws, r, opKey(r.id, task, op.interval_ms), task, node, true, true).flags |= A_RESCHEDULE;
     } else if (op.restartDigest !== undefined) {
-      const reload = customAction(ws, r, opKey(r.id, "reload-agent", 0), "reload-agent", node, false, true);
-      setReason(reload, "resource definition change", false);
+      scheduleReload(ws, r, node);
     } else {
       forceRestart(ws, r, task, op.interval_ms);
     }
     return true;
   }
   return false;
+}
+
+function scheduleReload(ws: WorkingSet, r: WRsc, node: WNode): void {
+  if ((r.flags & R_MANAGED) === 0 || (r.flags & R_FAILED) !== 0) return;
+  if ((r.flags & R_START_PENDING) !== 0) {
+    customAction(ws, r, opKey(r.id, "stop", 0), "stop", node, false, true);
+    return;
+  }
+  r.flags |= R_RELOAD;
+  const reload = customAction(ws, r, opKey(r.id, "reload-agent", 0), "reload-agent", node, false, true);
+  setReason(reload, "resource definition change", false);
+  newOrdering(ws, null, null, reload, r, opKey(r.id, "stop", 0), null, O_OPTIONAL | O_THEN_CANCELS_FIRST);
+  newOrdering(ws, null, null, reload, r, opKey(r.id, "demote", 0), null, O_OPTIONAL | O_THEN_CANCELS_FIRST);
 }
 
 function customActionMeta(ws: WorkingSet, r: WRsc, task: string, interval_ms: number): Map<string, string> {

@@ -94,6 +94,8 @@ export const R_NEEDS_QUORUM = 0x2000000;
 export const R_NEEDS_FENCING = 0x4000000;
 export const R_CRITICAL = 0x8000000;
 export const R_STOP_UNEXPECTED = 0x10000000;
+export const R_RELOAD = 0x20000000;
+export const R_RESTART_TYPE = 0x40000000;
 
 export const enum Variant {
   Primitive = 0,
@@ -635,12 +637,12 @@ export function crmIsTrue(v: string | undefined): boolean {
 
 /** ISO 8601 durations as Pacemaker reads them: PnYnMnWnDTnHnMnS (M before T is months). */
 function isoDuration_ms(t: string): number | null {
-  const m = /^P((?:\d+[YMWD])*)(?:T((?:\d+[HMS])*))?$/i.exec(t);
+  const m = /^P((?:\d+[YMWDHS])*)(?:T((?:\d+[HMS])*))?$/i.exec(t);
   if (!m || t.length < 3) return null;
   let s = 0;
-  const dateUnits: Record<string, number> = { Y: 31_536_000, M: 2_592_000, W: 604_800, D: 86_400 };
+  const dateUnits: Record<string, number> = { Y: 31_536_000, M: 2_592_000, W: 604_800, D: 86_400, H: 3600, S: 1 };
   const timeUnits: Record<string, number> = { H: 3600, M: 60, S: 1 };
-  for (const [, n, u] of (m[1] ?? "").matchAll(/(\d+)([YMWD])/gi)) s += Number(n) * dateUnits[u!.toUpperCase()]!;
+  for (const [, n, u] of (m[1] ?? "").matchAll(/(\d+)([YMWDHS])/gi)) s += Number(n) * dateUnits[u!.toUpperCase()]!;
   for (const [, n, u] of (m[2] ?? "").matchAll(/(\d+)([HMS])/gi)) s += Number(n) * timeUnits[u!.toUpperCase()]!;
   return s * 1000;
 }

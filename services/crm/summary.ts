@@ -20,6 +20,7 @@ import {
   R_FAILED,
   R_MANAGED,
   R_ORPHAN,
+  R_RELOAD,
   R_STOP,
   R_STOP_UNEXPECTED,
   ROLE_TEXT,
@@ -98,6 +99,8 @@ function rscActionDefault(r: WRsc, current: WNode | null, next: WNode | null, ou
     const migrate = first(resourceActions(r, next, "migrate_from", false));
     if (migrate && current && (migrate.flags & A_RUNNABLE) !== 0) {
       out.push(item("Migrate", r, current, next, start, null));
+    } else if ((r.flags & R_RELOAD) !== 0) {
+      out.push(item("Reload", r, current, next, start, null));
     } else if (start === null || optional(start)) {
       if (demote && promote && !optional(demote) && !optional(promote)) out.push(item("Re-promote", r, current, next, promote, demote));
     } else if ((start.flags & A_RUNNABLE) === 0) {
@@ -121,6 +124,8 @@ function rscActionDefault(r: WRsc, current: WNode | null, next: WNode | null, ou
     out.push(item("Recover", r, current, next, stop, start));
   } else if (moving) {
     out.push(item("Move", r, current, next, stop, null));
+  } else if ((r.flags & R_RELOAD) !== 0) {
+    out.push(item("Reload", r, current, next, start, null));
   } else if (stop && !optional(stop)) {
     out.push(item("Restart", r, current, next, start, null));
   } else if (r.role === Role.Promoted) {

@@ -357,6 +357,14 @@ export class CibSim {
     return r;
   }
 
+  transfer(from: number, to: number): { ok: true } | { ok: false; reason: string } {
+    const n = this.node(from);
+    if (!n.raft) return { ok: false, reason: "node down" };
+    const r = n.raft.transferLeadership(to);
+    this.afterEvent(n);
+    return r;
+  }
+
   /** A random command, proposed on a random node, every 20-400 ms until stopWorkload(). */
   startWorkload(): void {
     this.stopped = false;
