@@ -1,6 +1,6 @@
 // Everything the console does to the world goes through these ports: the real ones are here,
 // tests pass their own. Screens stay pure; controllers call ports and dispatch the outcomes.
-import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { IpmiClient } from "../ipmi/client.ts";
 import { queryStatus } from "../services/node/status-client.ts";
@@ -32,8 +32,8 @@ export interface ConsolePorts {
   verifyPassword(password: string, stored: PasswordHash): Promise<boolean>;
   writeFiles(files: PlannedFile[]): void;
   queryStatus(socket: string): Promise<StatusReport>;
-  /** Restarts the node's services. Resolves with what happened; rejects with the reason. */
-  restartServices(): Promise<string>;
+  /** Restarts the node's services through its supervisor. Resolves with what happened; rejects with the reason. */
+  restartServices(config: { run_dir: string }): Promise<string>;
 }
 
 export class NotInThisBuild extends Error {
@@ -62,14 +62,10 @@ export async function testBmcWithIpmi(t: BmcTarget): Promise<string> {
   }
 }
 
-function restartWithSystemd(): Promise<string> {
-  const which = spawnSync("systemctl", ["cat", "hapd.service"], { encoding: "utf8" });
-  if (which.error || which.status !== 0) {
-    return Promise.reject(new NotInThisBuild("no hapd.service unit on this box (the supervisor comes with the image)"));
-  }
-  const r = spawnSync("systemctl", ["restart", "hapd.service"], { encoding: "utf8", timeout: 60_000 });
-  if (r.status !== 0) return Promise.reject(new Error(`systemctl restart hapd.service: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`));
-  return Promise.resolve("hapd.service restarted");
+async function restartThroughSupervisor(config: { run_dir: string }): Promise<string> {
+  const { requestRestart } = await import("../services/supervisor/client.ts");
+  const names = await requestRestart(join(config.run_dir, "supervisor.sock"));
+  return names.length ? `restarting ${names.join(", ")}: they leave the cluster cleanly and come back` : "no service was running to restart";
 }
 
 export const realPorts: ConsolePorts = {
@@ -81,5 +77,5 @@ export const realPorts: ConsolePorts = {
   verifyPassword,
   writeFiles: (files) => writeFileSet(files),
   queryStatus: (socket) => queryStatus(socket, 2000),
-  restartServices: restartWithSystemd,
+  restartServices: restartThroughSupervisor,
 };

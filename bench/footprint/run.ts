@@ -68,10 +68,11 @@ function pacemakerReference(): typeof REF {
   log("running the Corosync + Pacemaker harness (idle phase); this takes a few minutes");
   const r = sh(["bash", join(SHARED, "peers/pacemaker/measure.sh"), "1"], { env: { PB_BASE: base, ONLY: "idle" } });
   const text = readFileSync(join(base, "results/resources.txt"), "utf8");
-  // The harness writes one line per node; take host-a's sums.
-  const line = text.split("\n").find((l) => /host-a/.test(l) && /RSS|rss/.test(l)) ?? "";
-  const nums = [...line.matchAll(/([\d.]+)\s*(MiB|%)/g)].map((m) => Number(m[1]));
-  if (nums.length < 3) throw new Error(`cannot read the harness's figures: ${line || r.out.slice(-500)}`);
+  // "host-a         8        218.0        145.0" and "host-a   daemons  1.73 %   whole node  1.82 %"
+  const mem = /^host-a\s+\d+\s+([\d.]+)\s+([\d.]+)\s*$/m.exec(text);
+  const cpu = /^host-a\s+daemons\s+([\d.]+) %/m.exec(text);
+  if (!mem || !cpu) throw new Error(`cannot read the harness's figures from resources.txt: ${text.slice(0, 300) || r.out.slice(-500)}`);
+  const nums = [Number(mem[1]), Number(mem[2]), Number(cpu[1])];
   return { rss_mib: nums[0]!, pss_mib: nums[1]!, cpu_pct: nums[2]!, source: "measured in this run: measure.sh ONLY=idle" };
 }
 

@@ -17,17 +17,33 @@ const WATCHDOG_S = 5;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
 async function together(): Promise<void> {
-  await waitFor("a quorate view of three", 30_000, async () => {
+  await waitFor("a quorate view of three", 12_000, async () => {
     const all = await Promise.all(["host-a", "host-b", "arb"].map((n) => labStatus(DIR, n)));
     return all.every((s) => s.view.members.length === 3 && s.quorum.quorate && (s.nodes.find((x) => x.self)?.name !== "host-b" || s.supervisor)) ? true : null;
   });
 }
 
+/** Bring host-b back (it may have been fenced or reset by the previous sample) and settle. */
 async function ensureUp(): Promise<void> {
-  const state = readLabState(DIR)!;
-  const up = await labStatus(DIR, "host-b").then(() => true, () => false);
-  if (!up || labPower(state, "host-b") === "off") await startLabNode(state, "host-b");
-  await together();
+  for (let attempt = 0; attempt < 4; attempt++) {
+    await new Promise((r) => setTimeout(r, 2000)); // let a fence or reset in progress finish
+    const state = readLabState(DIR)!;
+    const up = await labStatus(DIR, "host-b").then(() => true, () => false);
+    if (!up || labPower(state, "host-b") === "off") {
+      try {
+        await startLabNode(state, "host-b");
+      } catch (e) {
+        log(`restart of host-b: ${(e as Error).message}`);
+      }
+    }
+    try {
+      await together();
+      return;
+    } catch {
+      log("host-b did not rejoin; trying again");
+    }
+  }
+  throw new Error("host-b would not come back");
 }
 
 /** ms from SIGSTOP to a new service running, or null when the peers fenced the node first. */
@@ -67,7 +83,7 @@ async function supervisorHang(): Promise<number> {
   } catch {
     // the reset took it
   }
-  return at - t0;
+  return Math.round(at - t0);
 }
 
 async function main(): Promise<void> {

@@ -100,8 +100,9 @@ describe("CIB state machine", () => {
       { kind: "op-result", node: "host-a", resource: "constructor", result: op(0) },
       { kind: "fail-count", node: "host-a", resource: "toString", action: "increment", at_ms: 1 },
     ]);
-    expect(s.resources.constructor!["host-a"]!.ops.monitor_10000!.rc).toBe(0);
-    expect(s.resources.toString!["host-a"]!.fail_count).toBe(1);
+    const resources = new Map(Object.entries(s.resources));
+    expect(resources.get("constructor")!["host-a"]!.ops.monitor_10000!.rc).toBe(0);
+    expect(resources.get("toString")!["host-a"]!.fail_count).toBe(1);
     expect(decodeSnapshot(encodeSnapshot(s))).toEqual(s);
   });
 

@@ -134,17 +134,25 @@ export class FileStorage implements RaftStorage {
     }
     const lastIndex = snapIndex + entries.length;
     const lastTerm = entries.length > 0 ? entries[entries.length - 1]!.term : snapTerm;
-    if (lastTerm > this.hs.term) {
-      throw new StorageError(`${this.logPath}: the log holds term ${lastTerm}, above the stored current term ${this.hs.term}: refusing to start (the file was altered)`);
+    let hs = this.hs;
+    if (snapTerm > hs.term) {
+      // A snapshot from a leader of a newer term, renamed into place before the log that records
+      // that term: adopt its term with no vote. Safe: a vote in that term would have been on disk
+      // before it was sent, and the disk says our term was older.
+      report.push(`${this.snapshotPath} is of term ${snapTerm}, newer than the stored term ${hs.term} (a crash during snapshot installation): adopting term ${snapTerm} with no vote`);
+      hs = { term: snapTerm, vote: 0, commit: hs.commit };
     }
-    let commit = this.hs.commit;
+    if (lastTerm > hs.term) {
+      throw new StorageError(`${this.logPath}: the log holds term ${lastTerm}, above the stored current term ${hs.term}: refusing to start (the file was altered)`);
+    }
+    let commit = hs.commit;
     if (commit > lastIndex) {
       report.push(`${this.logPath}: stored commit index ${commit} is beyond the last entry ${lastIndex}; using ${lastIndex}`);
       commit = lastIndex;
     }
     if (commit < snapIndex) commit = snapIndex;
-    const hs = { ...this.hs, commit };
-    if (this.base.index !== snapIndex || this.base.term !== snapTerm) {
+    hs = { ...hs, commit };
+    if (this.base.index !== snapIndex || this.base.term !== snapTerm || hs.term !== this.hs.term) {
       // Re-base the log on the snapshot now, so later appends follow what we loaded.
       this.rewriteLog({ index: snapIndex, term: snapTerm, voters: this.snap?.meta.voters ?? [] }, entries, hs);
     } else {

@@ -380,6 +380,7 @@ export class Raft {
     if (rd.softState) this.prevSoft = rd.softState;
     if (rd.hardState) {
       invariant(rd.hardState.term >= this.prevHard.term, `persisted term going back from ${this.prevHard.term} to ${rd.hardState.term}`);
+      invariant(rd.hardState.commit >= this.prevHard.commit, `persisted commit going back from ${this.prevHard.commit} to ${rd.hardState.commit}`);
       this.prevHard = rd.hardState;
     }
     if (rd.snapshot) this.pendingRestore = null;

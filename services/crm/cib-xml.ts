@@ -407,6 +407,8 @@ function opRecord(o: XmlElement): OpRecord {
     ["opDigest", "op-digest"],
     ["restartDigest", "op-restart-digest"],
     ["opForceRestart", "op-force-restart"],
+    ["secureParams", "op-secure-params"],
+    ["secureDigest", "op-secure-digest"],
     ["crmFeatureSet", "crm_feature_set"],
     ["migrateSource", "migrate_source"],
     ["migrateTarget", "migrate_target"],

@@ -87,3 +87,55 @@ export function restartDigest(attrs: Record<string, string>, forceRestart: strin
   for (const [k, v] of Object.entries(attrs)) if (forceRestart.includes(` ${k} `)) kept[k] = v;
   return opDigest(kept);
 }
+
+const STONITH_PARAMS: ReadonlySet<string> = new Set([
+  "pcmk_action_limit",
+  "pcmk_delay_base",
+  "pcmk_delay_max",
+  "pcmk_host_argument",
+  "pcmk_host_check",
+  "pcmk_host_list",
+  "pcmk_host_map",
+]);
+
+function isStonithParam(name: string): boolean {
+  if (name === "provides" || name === "stonith-timeout") return true;
+  if (!name.startsWith("pcmk_")) return false;
+  if (STONITH_PARAMS.has(name)) return true;
+  const i = name.indexOf("_", 5);
+  if (i < 0) return false;
+  return ["_action", "_timeout", "_retries"].includes(name.slice(i));
+}
+
+/**
+ * The "secure" digest (op-secure-digest): the parameters without the private ones listed in
+ * op-secure-params. crm_simulate compares it so that a CIB whose secrets were replaced by "****"
+ * (crm_report) does not look changed. Feature sets before 3.16.0 hashed only the resource's own
+ * parameters and, for fence devices, without Pacemaker's pcmk_* parameters.
+ */
+export function secureDigest(
+  params: Map<string, string>,
+  all: Record<string, string>,
+  secureList: string | undefined,
+  featureSet: string | undefined,
+  fenceDevice: boolean,
+): string {
+  const old = versionLess(featureSet, "3.16.0");
+  const attrs: Record<string, string> = old ? Object.fromEntries(params) : { ...all };
+  if (secureList !== undefined) for (const k of Object.keys(attrs)) if (secureList.includes(` ${k} `)) delete attrs[k];
+  if (old && fenceDevice) for (const k of Object.keys(attrs)) if (isStonithParam(k)) delete attrs[k];
+  for (const k of Object.keys(attrs)) if (k.startsWith("CRM_meta_") || FILTERED.has(k)) delete attrs[k];
+  return opDigest(attrs);
+}
+
+function versionLess(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  const pa = a.split(".").map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(".").map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? 0;
+    const y = pb[i] ?? 0;
+    if (x !== y) return x < y;
+  }
+  return false;
+}

@@ -197,6 +197,9 @@ export interface OpRecord {
   opDigest?: string;
   restartDigest?: string;
   opForceRestart?: string;
+  /** op-secure-params / op-secure-digest: the digest without the listed (private) parameters. */
+  secureParams?: string;
+  secureDigest?: string;
   crmFeatureSet?: string;
   migrateSource?: string;
   migrateTarget?: string;

@@ -4,7 +4,7 @@
 // for resources of unknown state, and restarts forced by a changed resource definition.
 import { customAction, demoteAction, pseudoAction, promoteAction, startAction, stopAction } from "./actions.ts";
 import { cmpInstanceNumber } from "./assign.ts";
-import { digestParams, opDigest, restartDigest } from "./digest.ts";
+import { digestParams, opDigest, restartDigest, secureDigest } from "./digest.ts";
 import type { ClusterInput, OpRecord } from "./model.ts";
 import { newOrdering, orderResourceActions, orderStarts, orderStops, updateActionForOrderings } from "./ordering.ts";
 import { resetInstancePriorities } from "./promotable.ts";
@@ -752,6 +752,11 @@ function checkActionConfig(ws: WorkingSet, r: WRsc, node: WNode, op: OpRecord): 
   else if (op.opDigest === undefined) rc = "unknown";
   else if (op.opDigest !== all) rc = op.interval_ms === 0 && opDef && Object.keys(opDef.params).length > 0 ? "restart" : "all";
   else rc = "match";
+  // crm_simulate treats a CIB as sanitized: when only private parameters differ, nothing changed.
+  if (rc !== "match" && op.secureDigest !== undefined) {
+    const fs = op.crmFeatureSet ?? ws.crmFeatureSet;
+    if (secureDigest(r.params, attrs, op.secureParams, fs, r.className === "stonith") === op.secureDigest) return false;
+  }
   if (process.env.HAPD_DEBUG_DIGEST) console.error(`digest ${r.id} ${node.uname} ${op.id} ${rc} calc=${all} rec=${op.opDigest} attrs=${JSON.stringify(attrs)}`);
   if (rc === "restart") {
     forceRestart(ws, r, task, op.interval_ms);

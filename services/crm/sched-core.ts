@@ -285,6 +285,8 @@ export interface WorkingSet {
   stonithAction: string;
   placementStrategy: string;
   legacyFailcounts: boolean;
+  /** The CIB's crm_feature_set (digest rules depend on it). */
+  crmFeatureSet: string | undefined;
   nodes: WNode[];
   /** Top-level resources, sorted by priority (stable), then orphans in discovery order. */
   resources: WRsc[];

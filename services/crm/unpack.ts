@@ -128,6 +128,7 @@ export function newWorkingSet(input: ClusterInput, now_s: number): WorkingSet {
     stonithAction,
     placementStrategy: placement,
     legacyFailcounts: versionLess(input.status.crmFeatureSet, "3.0.13"),
+    crmFeatureSet: input.status.crmFeatureSet,
     nodes: [],
     resources: [],
     byId: new Map(),

@@ -127,12 +127,21 @@ describe("fencing core", () => {
   it("a node that announced a clean stop is not fenced when it leaves", () => {
     const b = core("host-b");
     b.onView({ id: 1, members: all }, true, at(0));
-    b.onLeave("host-a");
+    b.onLeave("host-a", at(0));
     b.onView({ id: 1, members: all }, true, at(0.5)); // a quorum change while it is still a member
     expect(runs(b.onView({ id: 2, members: ["host-b", "arb"] }, true, at(1)))).toEqual([]);
     // ...but the next time it vanishes without a word, it is.
     b.onView({ id: 3, members: all }, true, at(2));
     expect(runs(b.onView({ id: 4, members: ["host-b", "arb"] }, true, at(3))).map((r) => r.target)).toEqual(["host-a"]);
+  });
+
+  it("a clean-stop announcement expires: a node that restarted without leaving is fenced when it later vanishes", () => {
+    const b = core("host-b");
+    b.onView({ id: 1, members: all }, true, at(0));
+    b.onLeave("host-a", at(0));
+    // host-a restarted within the loss timeout and never left the view; much later it dies.
+    const fx = b.onView({ id: 2, members: ["host-b", "arb"] }, true, at(FencingCore.LEAVE_GRACE_MS + 5000));
+    expect(runs(fx).map((r) => r.target)).toEqual(["host-a"]);
   });
 
   it("a target back in the view before any attempt cancels its request; the arbitrator is never a target", () => {

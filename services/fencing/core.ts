@@ -112,8 +112,13 @@ export class FencingCore {
    * a moment before the others'), and a host lost meanwhile must still be fenced.
    */
   private lastQuorateMembers: string[] = [];
-  /** Nodes that announced a clean stop (resources stopped): leaving the view is not a failure. */
-  private readonly leftCleanly = new Set<string>();
+  /**
+   * Nodes that announced a clean stop (resources stopped), with when: leaving the view within
+   * LEAVE_GRACE_MS after it is not a failure. The mark expires, so a node that restarted quickly
+   * without ever leaving the view is fenced as usual the next time it vanishes without a word.
+   */
+  private readonly leftCleanly = new Map<string, number>();
+  static readonly LEAVE_GRACE_MS = 10_000;
   private seq = 0;
   private readonly targets: Map<string, TargetSpec>;  // levels may change (setWatchdog)
   static readonly HISTORY_MAX = 500;
@@ -151,10 +156,9 @@ export class FencingCore {
     for (const name of lost) {
       const target = this.targets.get(name);
       if (!target || this.pending.has(name) || this.fenced.has(name)) continue;
-      if (this.leftCleanly.has(name)) {
-        this.leftCleanly.delete(name);
-        continue;
-      }
+      const announced = this.leftCleanly.get(name);
+      this.leftCleanly.delete(name);
+      if (announced !== undefined && now.mono_ms - announced <= FencingCore.LEAVE_GRACE_MS) continue;
       const executor = this.executorOf(view.members.filter((m) => m !== name));
       const request = `${executor}:${view.id}:${name}`;
       const p: Pending = {
@@ -278,8 +282,8 @@ export class FencingCore {
   }
 
   /** A peer announced that it stops cleanly. */
-  onLeave(node: string): void {
-    this.leftCleanly.add(node);
+  onLeave(node: string, now: Clock): void {
+    this.leftCleanly.set(node, now.mono_ms);
   }
 
   // ---- queries ------------------------------------------------------------------------------

@@ -286,7 +286,7 @@ export class NodeRuntime {
           }
           if (msg.value.svc === "leave") {
             this.log.info("membership", `${msg.value.node} announces a clean stop`);
-            this.fencing?.onLeave(msg.value.node);
+            this.fencing?.onLeave(msg.value.node, this.clock());
           }
           break;
         }

@@ -66,3 +66,35 @@ export class SupervisorLink {
     this.send({ t: "self-fence", reason });
   }
 }
+
+/** One request to a supervisor from outside (the console): restart every service. */
+export function requestRestart(socketPath: string, timeout_ms = 5000): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(socketPath);
+    let buf = "";
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new Error(`${socketPath}: no answer within ${timeout_ms} ms`));
+    }, timeout_ms);
+    sock.setEncoding("utf8");
+    sock.on("connect", () => sock.write(`${JSON.stringify({ t: "restart" })}\n`));
+    sock.on("data", (d: string) => {
+      buf += d;
+      const nl = buf.indexOf("\n");
+      if (nl < 0) return;
+      clearTimeout(timer);
+      sock.destroy();
+      try {
+        const r = JSON.parse(buf.slice(0, nl)) as { ok?: boolean; restarting?: string[]; error?: string };
+        if (r.ok && r.restarting) resolve(r.restarting);
+        else reject(new Error(r.error ?? "the supervisor refused"));
+      } catch {
+        reject(new Error("malformed answer from the supervisor"));
+      }
+    });
+    sock.on("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new Error(e.code === "ENOENT" || e.code === "ECONNREFUSED" ? `no hapd node is running (${socketPath})` : e.message));
+    });
+  });
+}

@@ -89,3 +89,18 @@ describe("supervisor core", () => {
     expect(kinds(c.exited("cluster", 7, "exited with code 0", 50))).toEqual(["exit"]);
   });
 });
+
+describe("operator restart", () => {
+  it("restarts every service without counting toward giving up", () => {
+    const c = new SupervisorCore([spec({ maxRestarts: 1 })], 250);
+    c.start(0);
+    running(c, 1, 0);
+    for (let i = 0; i < 3; i++) {
+      const fx = c.restartAll();
+      const pid = (fx.find((e) => e.kind === "kill") as { pid: number }).pid;
+      expect(kinds(c.exited("cluster", pid, "exited with code 0", 10 + i))).toEqual(["spawn"]);
+      running(c, 10 + i, 10 + i);
+    }
+    expect(c.status(100)[0]).toMatchObject({ phase: "running", restarts: 0 });
+  });
+});

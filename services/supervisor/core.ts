@@ -36,6 +36,8 @@ interface ServiceState {
   interval_ms: number;
   nextStart_ms: number;
   lastExit: string;
+  /** The operator asked for this restart: it does not count toward giving up. */
+  requested: boolean;
 }
 
 export type SupervisorEffect =
@@ -80,6 +82,7 @@ export class SupervisorCore {
         interval_ms: 0,
         nextStart_ms: 0,
         lastExit: "",
+        requested: false,
       });
     }
   }
@@ -125,6 +128,12 @@ export class SupervisorCore {
       return fx;
     }
     if (s.phase === "failed") return fx;
+    if (s.requested) {
+      s.requested = false;
+      fx.push({ kind: "log", level: "info", message: `${name} (pid ${pid}) ${how}; starting it again as asked` });
+      this.spawn(s, now_ms, fx);
+      return fx;
+    }
     fx.push({ kind: "log", level: "warn", message: `${name} (pid ${pid}) ${how}` });
     if (s.phase === "starting" && how === "exited with code 2") {
       // Exit 2 is bad input (configuration, key): restarting cannot fix it. Stop the node and
@@ -153,6 +162,19 @@ export class SupervisorCore {
   selfFence(reason: string): SupervisorEffect[] {
     const fx: SupervisorEffect[] = [];
     this.stopFeeding(`self-fence: ${reason}`, fx);
+    return fx;
+  }
+
+  /** The operator restarts the services: each stops cleanly (TERM) and is started again. */
+  restartAll(): SupervisorEffect[] {
+    const fx: SupervisorEffect[] = [];
+    for (const s of this.services.values()) {
+      if (s.pid === null || s.phase === "stopping") continue;
+      s.requested = true;
+      s.phase = "stopping";
+      fx.push({ kind: "log", level: "info", message: `restarting ${s.spec.name} as the operator asked` });
+      fx.push({ kind: "kill", service: s.spec.name, pid: s.pid, signal: "SIGTERM" });
+    }
     return fx;
   }
 

@@ -7,7 +7,9 @@ export type ToSupervisor =
   | { t: "register"; service: string; pid: number; interval_ms: number }
   | { t: "hb" }
   | { t: "self-fence"; reason: string }
-  | { t: "status" };
+  | { t: "status" }
+  /** Restart every service (the operator's "restart the services"): a clean stop, then a start. */
+  | { t: "restart" };
 
 export interface WatchdogReport {
   driver: string;
@@ -54,6 +56,7 @@ export function parseLine(line: string): { ok: true; msg: ToSupervisor } | { ok:
       return { ok: true, msg: { t: "register", service: m.service, pid: m.pid, interval_ms: m.interval_ms } };
     case "hb":
     case "status":
+    case "restart":
       if (keys !== "t") return { ok: false, error: `${m.t}: unexpected fields` };
       return { ok: true, msg: { t: m.t } };
     case "self-fence":

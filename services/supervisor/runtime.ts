@@ -167,6 +167,13 @@ export class Supervisor {
           case "status":
             void this.report().then((r) => sock.write(`${JSON.stringify(r)}\n`));
             break;
+          case "restart": {
+            const fx = this.core.restartAll();
+            this.apply(fx);
+            const names = fx.flatMap((e) => (e.kind === "kill" ? [e.service] : []));
+            sock.write(`${JSON.stringify({ ok: true, restarting: names })}\n`);
+            break;
+          }
         }
       }
     });

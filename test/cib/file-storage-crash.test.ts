@@ -51,7 +51,11 @@ function workload(seed: number, length: number): Step[] {
       snapIndex = rng.int(snapIndex + 1, commit);
       steps.push({ kind: "compact", snapshot: { meta: { index: snapIndex, term: termOf(steps, snapIndex), voters: [1, 2, 3] }, data: bytes(rng, rng.int(0, 1500)) } });
     } else if (roll === 8) {
-      // A snapshot from the leader, beyond our log.
+      // A snapshot from the leader, beyond our log; sometimes from a leader of a newer term.
+      if (rng.chance(0.5)) {
+        term += 1;
+        vote = 0;
+      }
       snapIndex = last + rng.int(1, 4);
       last = snapIndex;
       commit = snapIndex;
@@ -111,7 +115,9 @@ function acceptable(before: PersistentState, step: Step | undefined): string[] {
     const entries = at && at.term === meta.term ? before.entries.filter((e) => e.index > meta.index) : [];
     const lastIndex = meta.index + entries.length;
     const commit = Math.max(meta.index, Math.min(before.hardState.commit, lastIndex));
-    out.push(canon({ hardState: { ...before.hardState, commit }, snapshot: step.p.snapshot, entries }));
+    const newer = meta.term > before.hardState.term;
+    const hardState = newer ? { term: meta.term, vote: 0, commit } : { ...before.hardState, commit };
+    out.push(canon({ hardState, snapshot: step.p.snapshot, entries }));
   }
   return out;
 }

@@ -4,17 +4,18 @@
 // partitions. Messages go through the real encoder and decoder. Everything random comes from one
 // seed (test/sim's Rng), so a failing seed replays exactly.
 //
-// A node runs the runtime's loop: tick every tick_ms of its own (drifting) clock, step what
-// arrives, and after a disk latency handle the Ready by the contract (persist, send, apply,
-// advance), compacting its log every `compactEvery` entries. A crash loses the core and whatever
+// A node is a CibReplica, the runtime's own glue: it ticks every tick_ms of its own (drifting)
+// clock, steps what arrives, and after a disk latency drains its Readies by the contract
+// (persist, send, apply, advance), compacting its log every `compactEvery` entries. A crash loses the core and whatever
 // the filesystem had not flushed; a crash can also be armed to strike inside the next writes.
 import { createHash } from "node:crypto";
-import { applyEntry, type CibState, type Command, decodeSnapshot, emptyState, encodeCommand, encodeSnapshot } from "../../services/cib/cib.ts";
+import { type CibState, type Command, emptyState, encodeSnapshot } from "../../services/cib/cib.ts";
 import { FileStorage, type Opened, StorageError } from "../../services/cib/file-storage.ts";
 import { InvariantError } from "../../services/cib/invariant.ts";
-import { decodeMessage, encodeMessage, type Message } from "../../services/cib/messages.ts";
+import { encodeMessage, type Message } from "../../services/cib/messages.ts";
 import { quorumOf } from "../../services/cib/progress.ts";
-import { type ProposeResult, Raft, type RaftConfig } from "../../services/cib/raft.ts";
+import type { ProposeResult, Raft, RaftConfig } from "../../services/cib/raft.ts";
+import { CibReplica } from "../../services/cib/replica.ts";
 import { Rng } from "../sim/simulator.ts";
 import { Checker } from "./checker.ts";
 import { FakeFs, FsCrash } from "./fake-fs.ts";
@@ -58,7 +59,10 @@ interface SimNode {
   /** The durable state as a restart would load it (reopened at every crash). */
   storage: FileStorage | null;
   opened: Opened | null;
+  replica: CibReplica | null;
+  /** The core of the running replica (null when down). */
   raft: Raft | null;
+  /** The CIB as last applied (kept when the node goes down). */
   cib: CibState;
   readyScheduled: boolean;
   rate: number;
@@ -66,6 +70,9 @@ interface SimNode {
   leaderTerm: number;
   tornRepairs: number;
   snapshotsInstalled: number;
+  /** Term and vote as of the last completed drain: durable, so a restart must not go below. */
+  durableTerm: number;
+  durableVote: number;
 }
 
 export class CibSim {
@@ -110,6 +117,7 @@ export class CibSim {
         fs: new FakeFs(),
         storage: null,
         opened: null,
+        replica: null,
         raft: null,
         cib: emptyState(),
         readyScheduled: false,
@@ -118,6 +126,8 @@ export class CibSim {
         leaderTerm: 0,
         tornRepairs: 0,
         snapshotsInstalled: 0,
+        durableTerm: 0,
+        durableVote: 0,
       });
     }
   }
@@ -147,10 +157,32 @@ export class CibSim {
     n.incarnation++;
     n.up = true;
     n.readyScheduled = false;
-    n.raft = new Raft(this.raftConfig(id, n.incarnation), opened.state);
-    n.cib = opened.state.snapshot ? decodeSnapshot(opened.state.snapshot.data) : emptyState();
+    const replica = new CibReplica({
+      raft: this.raftConfig(id, n.incarnation),
+      storage: opened.storage,
+      restored: opened.state,
+      send: (m) => this.transmit(id, m),
+      compactEvery: this.opts.compactEvery,
+      log: (line) => this.note(line),
+      onApply: (e, _result, state) => {
+        this.checker.onApply(id, e.index, e.term, e.data);
+        n.cib = state;
+      },
+      onRestore: (meta, state) => {
+        n.cib = state;
+        n.snapshotsInstalled++;
+        this.checker.onRestore(id, meta.index, digest(state));
+      },
+      onCompact: (snap, state) => this.checker.onCompact(id, snap.meta.index, digest(state)),
+    });
+    n.replica = replica;
+    n.raft = replica.raft;
+    n.cib = replica.state;
     n.commitChecked = n.raft.snapshotIndex;
     n.leaderTerm = 0;
+    if (n.raft.term < n.durableTerm || (n.raft.term === n.durableTerm && n.raft.vote !== n.durableVote)) {
+      this.violate(`${this.name(id)} restarted with term ${n.raft.term} vote ${n.raft.vote}, but had persisted term ${n.durableTerm} vote ${n.durableVote}`);
+    }
     this.checker.onStart(id, n.raft.snapshotIndex, digest(n.cib));
     this.note(`start ${this.name(id)} (incarnation ${n.incarnation}, term ${n.raft.term}, ${opened.state.entries.length} entries after snapshot ${n.raft.snapshotIndex})`);
     this.scheduleTick(id, n.incarnation, this.rng.next() * this.opts.tick_ms);
@@ -166,6 +198,7 @@ export class CibSim {
     const n = this.node(id);
     if (!n.up) return;
     n.up = false;
+    n.replica = null;
     n.raft = null;
     n.fs.crashAfter(null);
     n.fs.crash(() => this.rng.next());
@@ -235,40 +268,16 @@ export class CibSim {
   }
 
   private handleReady(n: SimNode): void {
-    const raft = n.raft;
-    if (!n.up || !raft || !n.storage) return;
-    const rd = raft.ready();
+    if (!n.up || !n.replica) return;
     try {
-      n.storage.save(rd);
+      n.replica.drain();
     } catch (e) {
       if (!(e instanceof FsCrash)) throw e;
       this.crash(n.id);
       return;
     }
-    for (const m of rd.messages) this.transmit(n.id, m);
-    if (rd.snapshot) {
-      n.cib = decodeSnapshot(rd.snapshot.data);
-      n.snapshotsInstalled++;
-      this.checker.onRestore(n.id, rd.snapshot.meta.index, digest(n.cib));
-    }
-    for (const e of rd.committed) {
-      this.checker.onApply(n.id, e.index, e.term, e.data);
-      n.cib = applyEntry(n.cib, e).state;
-    }
-    for (const note of rd.notes) this.note(note);
-    raft.advance();
-    if (raft.appliedIndex - raft.snapshotIndex >= this.opts.compactEvery) {
-      const data = encodeSnapshot(n.cib);
-      const snap = raft.compact(raft.appliedIndex, data);
-      this.checker.onCompact(n.id, snap.meta.index, digest(n.cib));
-      try {
-        n.storage.compact(snap);
-      } catch (e) {
-        if (!(e instanceof FsCrash)) throw e;
-        this.crash(n.id);
-        return;
-      }
-    }
+    n.durableTerm = n.replica.raft.term;
+    n.durableVote = n.replica.raft.vote;
     this.afterEvent(n);
   }
 
@@ -335,14 +344,13 @@ export class CibSim {
 
   private deliver(from: number, to: number, bytes: Uint8Array): void {
     const n = this.nodes.get(to);
-    if (!n?.up || !n.raft) return;
-    const d = decodeMessage(bytes, from);
-    if (!d.ok) {
-      this.violate(`${this.name(to)} could not decode a message from ${this.name(from)}: ${d.error}`);
+    if (!n?.up || !n.replica) return;
+    const dropped = n.replica.receive(bytes, from);
+    if (dropped !== null) {
+      this.violate(`${this.name(to)} could not decode a message from ${this.name(from)}: ${dropped}`);
       return;
     }
     this.delivered++;
-    n.raft.step(d.value);
     this.afterEvent(n);
   }
 
@@ -350,8 +358,8 @@ export class CibSim {
 
   propose(id: number, cmd: Command): ProposeResult {
     const n = this.node(id);
-    if (!n.up || !n.raft) return { kind: "refused", reason: "node down" };
-    const r = n.raft.propose(encodeCommand(cmd));
+    if (!n.up || !n.replica) return { kind: "refused", reason: "node down" };
+    const r = n.replica.propose(cmd);
     this.proposals++;
     this.afterEvent(n);
     return r;

@@ -144,7 +144,7 @@ export function RestartScreen(p: Common): ReactElement {
     if (yn === "no") p.onClose();
     if (yn === "yes") {
       setState({ phase: "running", text: "restarting...", ok: false });
-      p.env.ports.restartServices().then(
+      p.env.ports.restartServices(p.env.config).then(
         (text) => setState({ phase: "done", text, ok: true }),
         (e: Error) => setState({ phase: "done", text: e.message, ok: false }),
       );
