@@ -232,7 +232,9 @@ export class Raft {
   /** Replication state per follower, for status output (leader only). */
   progress(): Array<{ id: number; match: number; next: number; state: string; active: boolean }> {
     if (this.state !== "leader") return [];
-    return [...this.prs].filter(([id]) => id !== this.id).map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, active: this.leaderTicks - p.lastHeard_tick < this.electionTicks }));
+    return [...this.prs]
+      .filter(([id]) => id !== this.id)
+      .map(([id, p]) => ({ id, match: p.match, next: p.next, state: p.state, active: this.leaderTicks - p.lastHeard_tick < this.electionTicks }));
   }
 
   // ---- inputs ---------------------------------------------------------------------------------

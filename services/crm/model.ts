@@ -367,7 +367,7 @@ export function validateConfig(config: ClusterConfig): void {
     } else {
       need(c.first, "first");
       need(c.then, "then");
-      if (c.first === c.then) throw new ModelError(path, `ordering loop: ${c.first} ${c.firstAction} -> ${c.then} ${c.thenAction}`);
+      if (c.first === c.then && c.firstAction === c.thenAction) throw new ModelError(path, `ordering loop: ${c.first} ${c.firstAction} -> ${c.then} ${c.thenAction}`);
       const symmetrical = c.symmetrical ?? c.orderKind !== "Serialize";
       addEdge(orderEdges, firstNode(c.first, c.firstAction), `${c.then} ${c.thenAction}`);
       const inv: Record<OrderAction, OrderAction> = { start: "stop", stop: "start", promote: "demote", demote: "promote" };

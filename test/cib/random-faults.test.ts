@@ -14,6 +14,9 @@ import { CibSim } from "./raft-sim.ts";
 const SEED_START = Number(process.env.SIM_SEED_START ?? 1);
 const SEEDS = process.env.SIM_SEED ? [Number(process.env.SIM_SEED)] : range(SEED_START, Number(process.env.SIM_SEEDS ?? 150));
 
+/** About 50 ms a seed on these machines; long runs must not hit vitest's default timeout. */
+const TIMEOUT_MS = Math.max(60_000, SEEDS.length * 300);
+
 function range(start: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => start + i);
 }
@@ -123,12 +126,12 @@ describe("CIB consensus under random faults", () => {
     const { failures, stats } = runMany(SEEDS, [1, 2, 3], "test/cib/random-faults");
     console.log(`cib random faults, 3 voters: ${stats}`);
     expect(failures, failures.join("\n\n")).toEqual([]);
-  });
+  }, TIMEOUT_MS);
 
   it("holds safety and converges with 5 voters (the core is not tied to 3)", () => {
     const seeds = process.env.SIM_SEED ? SEEDS : range(SEED_START + 100_000, Math.max(5, Math.floor(SEEDS.length / 10)));
     const { failures, stats } = runMany(seeds, [1, 2, 3, 4, 5], "test/cib/random-faults -t '5 voters'");
     console.log(`cib random faults, 5 voters: ${stats}`);
     expect(failures, failures.join("\n\n")).toEqual([]);
-  });
+  }, TIMEOUT_MS);
 });
