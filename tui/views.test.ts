@@ -85,7 +85,23 @@ describe("console screens", () => {
     const lines = statusBody(sampleStatus(), null, 0, 1000).map((l) => l.map((x) => x.text).join(""));
     expect(lines[2]).toBe("Quorum: QUORATE (3/3 votes, 2 needed)");
     expect(lines).toContain("host-b    host        online   up     up     up      ");
-    expect(lines.filter((l) => l.includes("not available in this build"))).toHaveLength(3);
+    // Resources and volumes do not exist yet; fencing does, and an empty history says so.
+    expect(lines.filter((l) => l.includes("not available in this build"))).toHaveLength(2);
+    expect(lines.some((l) => /^Fencing\s+none recorded/.test(l))).toBe(true);
     for (const l of lines) expect(l.length).toBeLessThanOrEqual(80);
+  });
+
+  it("status: recent fencing outcomes and a fence in progress", () => {
+    const base = sampleStatus();
+    const r = {
+      ...base,
+      fencing: {
+        targets: [{ target: "host-b", state: "retrying" as const, since_wall_ms: 0, executor: "host-a", level: 1 }],
+        recent: [{ id: "x", request: "r", target: "host-b", action: "off" as const, reason: "peer is no longer part of the cluster", requester: "host-a", executor: "host-a", phase: "done" as const, result: "ok" as const, at_wall_ms: Date.UTC(2026, 0, 1, 10, 0, 0) }],
+      },
+    };
+    const lines = statusBody(r, null, 0, 1000).map((l) => l.map((x) => x.text).join(""));
+    expect(lines.some((l) => /^Fencing\s+host-b retrying \(by host-a, level 1\)/.test(l))).toBe(true);
+    expect(lines.some((l) => /\d\d:\d\d:\d\d host-b OFF by host-a/.test(l))).toBe(true);
   });
 });

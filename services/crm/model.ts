@@ -416,12 +416,15 @@ export function validateConfig(config: ClusterConfig): void {
     if (e.def.kind === "group") return e.def.children.every((c) => isTrue({ ...meta, ...c.meta }["allow-migrate"]));
     return false;
   };
+  // A clone runs on every eligible node at once; depending on it never forces a migratable
+  // resource to stop and start when it moves, so it counts as a compatible dependency.
+  const compatible = (id: string): boolean => migratable(id) || rscs.get(id)?.def.kind === "clone";
   config.constraints.forEach((c, i) => {
     const path = `constraints[${i}] (${c.kind} '${c.id}')`;
-    if (c.kind === "order" && c.orderKind === "Mandatory" && migratable(c.then) && !migratable(c.first)) {
+    if (c.kind === "order" && c.orderKind === "Mandatory" && migratable(c.then) && !compatible(c.first)) {
       throw new ModelError(path, `migratable resource '${c.then}' may depend only on migratable resources, but '${c.first}' cannot migrate`);
     }
-    if (c.kind === "colocation" && c.score >= INFINITY && migratable(c.rsc) && !migratable(c.withRsc)) {
+    if (c.kind === "colocation" && c.score >= INFINITY && migratable(c.rsc) && !compatible(c.withRsc)) {
       throw new ModelError(path, `migratable resource '${c.rsc}' may depend only on migratable resources, but '${c.withRsc}' cannot migrate`);
     }
   });

@@ -73,7 +73,7 @@ const resourceMetaFields = {
   meta: strMap.optional(),
 };
 
-const AGENT = /^(ocf:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+|(stonith|hapd):[A-Za-z0-9_.@-]+|(lsb|systemd|service):[^\s:]+)$/;
+const AGENT = /^(ocf:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+|(stonith|hapd|lsb|systemd|service):[^\s:]+)$/;
 
 const primitive = z
   .object({
@@ -260,7 +260,8 @@ function parseAll(raw: unknown): { ok: true; value: Parsed } | { ok: false; issu
     if (!p.ok) return p;
     if (schema === clone) {
       const c = p.value as z.output<typeof clone>;
-      const inner = parseElement(resourceSchema(c.resource) === group ? group : primitive, c.resource, ["resources", idx, "resource"]);
+      const innerSchema = (resourceSchema(c.resource) === group ? group : primitive) as z.ZodType<unknown>;
+      const inner = parseElement(innerSchema, c.resource, ["resources", idx, "resource"]);
       if (!inner.ok) return inner;
       if (resourceSchema(c.resource) === clone) return { ok: false, issue: { path: ["resources", idx, "resource"], message: "a clone holds a primitive or a group, not another clone" } };
       resources.push({ ...c, resource: inner.value as z.output<typeof primitive> | z.output<typeof group> });

@@ -8,6 +8,7 @@
 // clock, steps what arrives, and after a disk latency drains its Readies by the contract
 // (persist, send, apply, advance), compacting its log every `compactEvery` entries. A crash loses the core and whatever
 // the filesystem had not flushed; a crash can also be armed to strike inside the next writes.
+import { EventQueue } from "../sim/event-queue.ts";
 import { createHash } from "node:crypto";
 import { type CibState, type Command, emptyState, encodeSnapshot } from "../../services/cib/cib.ts";
 import { FileStorage, type Opened, StorageError } from "../../services/cib/file-storage.ts";
@@ -82,8 +83,7 @@ export class CibSim {
   readonly voters: number[];
   now = 0;
   private readonly opts: Required<CibSimOptions>;
-  private queue: Array<{ at: number; order: number; run: () => void }> = [];
-  private order = 0;
+  private queue = new EventQueue();
   private faults = new Map<string, LinkFault>();
   private readonly lines: string[] = [];
   private stopped = false;
@@ -421,22 +421,13 @@ export class CibSim {
   // ---- the event loop -------------------------------------------------------------------------
 
   schedule(delay_ms: number, run: () => void): void {
-    const ev = { at: this.now + Math.max(0, delay_ms), order: this.order++, run };
-    let lo = 0;
-    let hi = this.queue.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const q = this.queue[mid]!;
-      if (q.at < ev.at || (q.at === ev.at && q.order < ev.order)) lo = mid + 1;
-      else hi = mid;
-    }
-    this.queue.splice(lo, 0, ev);
+    this.queue.push(this.now + Math.max(0, delay_ms), run);
   }
 
   /** Run virtual time forward. A broken core invariant ends the run as a violation. */
   run(duration_ms: number): void {
     const until = this.now + duration_ms;
-    while (this.queue.length > 0 && this.queue[0]!.at <= until && this.checker.violations.length === 0) {
+    while (this.queue.nextAt <= until && this.checker.violations.length === 0) {
       const ev = this.queue.shift()!;
       this.now = ev.at;
       try {

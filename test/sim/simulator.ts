@@ -7,6 +7,7 @@
 // (the cluster heals once faults stop) is asserted by the tests after a settle period.
 import { MembershipCore, type CoreConfig, type Effect, type NodeSpec, type View, LINK_ID, linkName } from "../../services/membership/core.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
+import { EventQueue } from "./event-queue.ts";
 import type { QuorumState } from "../../services/quorum/quorum.ts";
 
 export class Rng {
@@ -77,12 +78,6 @@ interface SimNode {
   wasQuorate: boolean;
 }
 
-interface QueuedEvent {
-  at: number;
-  order: number;
-  run: () => void;
-}
-
 export interface Violation {
   at_ms: number;
   message: string;
@@ -95,8 +90,7 @@ export class Simulator {
   readonly log: string[] = [];
   readonly violations: Violation[] = [];
   now = 0;
-  private order = 0;
-  private queue: QueuedEvent[] = [];
+  private queue = new EventQueue();
   private faults = new Map<string, LinkFault>();
   private readonly opts: Required<SimOptions>;
   /** Counts of view installations per node, for "no spurious view change" checks. */
@@ -245,22 +239,12 @@ export class Simulator {
   // ---- the event loop -----------------------------------------------------------------------
 
   schedule(delay_ms: number, run: () => void): void {
-    const ev = { at: this.now + Math.max(0, delay_ms), order: this.order++, run };
-    // Binary insertion keeps the queue ordered by (time, insertion order): deterministic.
-    let lo = 0;
-    let hi = this.queue.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const q = this.queue[mid]!;
-      if (q.at < ev.at || (q.at === ev.at && q.order < ev.order)) lo = mid + 1;
-      else hi = mid;
-    }
-    this.queue.splice(lo, 0, ev);
+    this.queue.push(this.now + Math.max(0, delay_ms), run);
   }
 
   run(duration_ms: number): void {
     const until = this.now + duration_ms;
-    while (this.queue.length > 0 && this.queue[0]!.at <= until) {
+    while (this.queue.nextAt <= until) {
       const ev = this.queue.shift()!;
       this.now = ev.at;
       ev.run();

@@ -56,11 +56,26 @@ export function statusBody(r: StatusReport | null, error: string | null, updated
   body.push([]);
   body.push([seg(padEnd("Resources", 12)), seg(NOT_IN_BUILD, "dim")]);
   body.push([seg(padEnd("Volumes", 12)), seg(NOT_IN_BUILD, "dim")]);
-  body.push([seg(padEnd("Fencing", 12)), seg(`${NOT_IN_BUILD} (history)`, "dim")]);
+  body.push(...fencingLines(r));
   body.push([]);
   const dropped = Object.values(r.counters.dropped).reduce((a, b) => a + b, 0);
   body.push([seg(`Packets sent ${r.counters.sent}, received ${r.counters.received}, dropped ${dropped}`)]);
   const stale = error ? [seg(`  last answer failed: ${sanitize(error)}`, "error")] : [];
   body.push([seg(`Updated ${updated_ms === null ? "-" : clock(updated_ms)}, every ${Math.round(refresh_ms / 1000)} s`, "dim"), ...stale]);
   return body;
+}
+
+/** The newest fencing outcomes (the node keeps the whole history: `hapd fence history`). */
+export function fencingLines(r: StatusReport): StyledLine[] {
+  const f = r.fencing;
+  const done = (f?.recent ?? []).filter((e) => e.phase === "done").slice(-2);
+  const active = (f?.targets ?? []).filter((t) => t.state !== "fenced");
+  if (!f || (done.length === 0 && active.length === 0)) return [[seg(padEnd("Fencing", 12)), seg("none recorded", "dim")]];
+  const out: StyledLine[] = [];
+  for (const t of active) out.push([seg(padEnd(out.length ? "" : "Fencing", 12)), seg(sanitize(`${t.target} ${t.state} (by ${t.executor}, level ${t.level})`).slice(0, 66), "warn")]);
+  for (const e of done) {
+    const line = `${clock(e.at_wall_ms)} ${e.target} ${e.result === "ok" ? "OFF" : "FAILED"} by ${e.executor}`;
+    out.push([seg(padEnd(out.length ? "" : "Fencing", 12)), seg(sanitize(line).slice(0, 66), e.result === "ok" ? "ok" : "error")]);
+  }
+  return out;
 }
