@@ -58,7 +58,7 @@ export function benchSpec(n: number, now_s: number): ClusterSpec {
     const r: PrimitiveSpec = { id, running: [{ node: host(k) }], meta: k % 3 === 0 ? { "allow-migrate": "true" } : {} };
     resources.push(r);
     constraints.push(`<rsc_location id="ban-${id}" rsc="${id}" node="arb" score="-INFINITY"/>`);
-    if (shape === 1) {
+    if (shape === 1 && k < 36) {
       constraints.push(`<rsc_colocation id="col-${id}" rsc="${id}" with-rsc="drbd-clone" with-rsc-role="Promoted" score="INFINITY"/>`);
       constraints.push(`<rsc_order id="ord-${id}" first="drbd-clone" first-action="promote" then="${id}" then-action="start"/>`);
       if (k < 36) r.running = [{ node: "host-a" }];

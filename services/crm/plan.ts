@@ -713,13 +713,21 @@ export function scheduleProbes(ws: WorkingSet): void {
 
 // --- configuration changes -----------------------------------------------------------------------
 
-function instancesOf(ws: WorkingSet, id: string): WRsc[] {
-  const out: WRsc[] = [];
+/** Primitives a history entry may belong to: by id, by the name it had in history, or by base id (clone instances). */
+function instanceIndex(ws: WorkingSet): Map<string, WRsc[]> {
+  const idx = new Map<string, WRsc[]>();
+  const add = (k: string, r: WRsc) => {
+    const l = idx.get(k);
+    if (!l) idx.set(k, [r]);
+    else if (!l.includes(r)) l.push(r);
+  };
   for (const r of ws.byId.values()) {
     if (r.variant !== Variant.Primitive) continue;
-    if (r.id === id || (r.cloneName !== null && r.cloneName === id) || r.baseId === id) out.push(r);
+    add(r.id, r);
+    if (r.cloneName !== null) add(r.cloneName, r);
+    add(r.baseId, r);
   }
-  return out;
+  return idx;
 }
 
 function forceRestart(ws: WorkingSet, r: WRsc, task: string, interval_ms: number): void {
@@ -795,13 +803,15 @@ function customActionMeta(ws: WorkingSet, r: WRsc, task: string, interval_ms: nu
 /** pcmk__handle_rsc_config_changes(): restarts for changed definitions (digest mismatches). */
 export function handleRscConfigChanges(ws: WorkingSet, input: ClusterInput, idx: StatusIndex): void {
   void idx;
+  const instances = instanceIndex(ws);
+  const statusByName = new Map(input.status.nodes.map((s) => [s.uname, s] as const));
   for (const node of ws.nodes) {
     if (!(node.maintenance || (node.online && !node.shutdown && !node.unclean && !node.standby))) continue;
-    const ns = input.status.nodes.find((s) => s.uname === node.uname);
+    const ns = statusByName.get(node.uname);
     if (!ns || ns.history === null) continue;
     for (const h of ns.history) {
       if (h.ops.length === 0) continue;
-      for (const r of instancesOf(ws, h.id)) {
+      for (const r of instances.get(h.id) ?? []) {
         if ((r.flags & R_ORPHAN) !== 0) continue;
         if (!r.runningOn.includes(node)) continue;
         const sorted = sortOps(h.ops);

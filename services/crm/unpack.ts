@@ -765,7 +765,21 @@ function blockFailure(r: WRsc, node: WNode, op: OpRecord | null, idx: StatusInde
 }
 
 /** pe_get_failcount(): the sum of the resource's fail counts on a node (0 once all expired). */
+const failAttrsCache = new WeakMap<Map<string, string>, [string, string][]>();
+
+/** The node's fail-count-* and last-failure-* attributes (cached per attribute map). */
+function failAttrs(node: WNode): [string, string][] {
+  let l = failAttrsCache.get(node.attrs);
+  if (!l) {
+    l = [...node.attrs].filter(([k]) => k.startsWith("fail-count-") || k.startsWith("last-failure-"));
+    failAttrsCache.set(node.attrs, l);
+  }
+  return l;
+}
+
 export function getFailcount(ws: WorkingSet, node: WNode, r: WRsc, effective: boolean, op: OpRecord | null, idx: StatusIndex | null): { count: number; last: number } {
+  const attrs = failAttrs(node);
+  if (attrs.length === 0) return { count: 0, last: 0 };
   const name = escapeRe(failName(r));
   const inst = (r.flags & R_UNIQUE) !== 0 ? "" : "(:[0-9]+)?";
   const opPat = ws.legacyFailcounts ? "" : "#.+_[0-9]+";
@@ -773,7 +787,7 @@ export function getFailcount(ws: WorkingSet, node: WNode, r: WRsc, effective: bo
   const lfRe = new RegExp(`^last-failure-${name}${inst}${opPat}$`);
   let count = 0;
   let last = 0;
-  for (const [k, v] of node.attrs) {
+  for (const [k, v] of attrs) {
     if (fcRe.test(k)) count = addScores(count, scoreOf(v));
     else if (lfRe.test(k)) {
       const n = Number.parseInt(v, 10);

@@ -490,12 +490,13 @@ export class MembershipCore {
    * copy per link (each link has its own sequence numbers); services must treat messages as
    * idempotent.
    */
-  broadcast(payload: Uint8Array, to?: readonly number[]): Effect[] {
+  broadcast(payload: Uint8Array, to?: readonly number[], onlyLinks?: readonly number[]): Effect[] {
     const fx: Effect[] = [];
     const byLink = new Map<number, number[]>();
     for (const [peer, links] of this.cfg.linksTo) {
       if (to && !to.includes(peer)) continue;
       for (const l of links) {
+        if (onlyLinks && !onlyLinks.includes(l)) continue;
         if (!this.localLinks.get(l)?.up) continue;
         const list = byLink.get(l) ?? [];
         list.push(peer);

@@ -18,6 +18,11 @@ import { ipmiFenceOff } from "../fencing/ipmi-device.ts";
 import { type NodeInfo, decodeServiceMessage, encodeServiceMessage } from "../fencing/gossip.ts";
 import { SupervisorLink } from "../supervisor/client.ts";
 import { SelfFenceCore, type SelfFenceEffect, selfFenceWait_ms } from "./self-fence.ts";
+import { randomInt } from "node:crypto";
+import { CibReplica } from "../cib/replica.ts";
+import { FileStorage, StorageError } from "../cib/file-storage.ts";
+import { nodeFs } from "../cib/fs.ts";
+import { encodeMessage } from "../cib/messages.ts";
 import type { SupervisorReport } from "../supervisor/protocol.ts";
 
 export const STATUS_SOCKET = "hapd.sock";
@@ -59,6 +64,8 @@ export class NodeRuntime {
   private readonly peerInfo = new Map<string, NodeInfo & { at_ms: number }>();
   private infoTimer: ReturnType<typeof setInterval> | null = null;
   private selfFence: SelfFenceCore;
+  private cib: CibReplica | null = null;
+  private cibTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly cfg: Config) {
     this.log = createLogger(cfg.node, cfg.log_file ? { file: cfg.log_file, stderr: true } : {});
@@ -134,6 +141,7 @@ export class NodeRuntime {
       this.serial.open();
     }
     this.fencing = this.createFencing();
+    this.cib = this.openCib();
     this.supervisor = await SupervisorLink.attach("cluster", this.cfg.supervisor.heartbeat_interval_ms, (why) => {
       // A service never outlives its supervisor: without it nothing watches us or feeds the watchdog.
       this.log.error("node", `${why}: stopping`);
@@ -141,6 +149,7 @@ export class NodeRuntime {
     });
     if (!this.supervisor) this.log.warn("node", "running without a supervisor (no watchdog, no restarts): use `hapd node` in production");
     this.infoTimer = setInterval(() => void this.shareNodeInfo(), 1000);
+    this.cibTimer = setInterval(() => this.cibStep(() => this.cib?.tick()), 50);
     await this.startStatusServer();
     this.apply(this.core.start(this.now()));
     // Half a heartbeat interval: failure detection is late by at most this much, and an idle node
@@ -160,6 +169,46 @@ export class NodeRuntime {
   /** Resources this node runs; the resource manager (issue 5) will report them. */
   private resourcesRunning(): number {
     return 0;
+  }
+
+  /**
+   * The replicated configuration and status (docs/cib.md). Its leader is the designated
+   * coordinator (DC). Storage problems end the process: after a failed fsync nothing on disk can
+   * be trusted, and the supervisor must not loop on a broken disk (exit 2 = bad input/state).
+   */
+  private openCib(): CibReplica {
+    let opened: ReturnType<typeof FileStorage.open>;
+    try {
+      opened = FileStorage.open(nodeFs, join(this.cfg.state_dir, "cib"));
+    } catch (e) {
+      if (e instanceof StorageError) {
+        this.log.error("cib", `cannot open the CIB: ${e.message}`);
+        process.exit(2);
+      }
+      throw e;
+    }
+    for (const line of opened.report) this.log.warn("cib", line);
+    const rings = [LINK_ID.ring0, LINK_ID.ring1];
+    return new CibReplica({
+      raft: { id: this.selfId, voters: this.cfg.nodes.filter((n) => n.votes > 0).map((n) => n.id), randomSeed: randomInt(1, 2 ** 31) },
+      storage: opened.storage,
+      restored: opened.state,
+      // On the rings only: a snapshot chunk would hold the 115200-baud serial line for seconds.
+      send: (m) => this.apply(this.core.broadcast(encodeMessage(m), [m.to], rings)),
+      log: (line) => this.log.info("cib", line),
+    });
+  }
+
+  private cibStep(what: () => void): void {
+    if (!this.cib) return;
+    try {
+      what();
+      this.cib.drain();
+    } catch (e) {
+      // A storage error or a broken invariant: stop; the supervisor restarts us on a consistent disk.
+      this.log.error("cib", `stopping: ${(e as Error).message}`);
+      process.exit(1);
+    }
   }
 
   private clock(): Clock {
@@ -270,6 +319,13 @@ export class NodeRuntime {
     for (const e of effects) {
       switch (e.kind) {
         case "deliver": {
+          if (isCibMessage(e.payload)) {
+            this.cibStep(() => {
+              const why = this.cib?.receive(e.payload, e.sender);
+              if (why) this.log.warn("cib", `message from ${this.nameOf(e.sender)} refused: ${why}`);
+            });
+            break;
+          }
           const msg = decodeServiceMessage(e.payload);
           if (!msg.ok) {
             this.log.warn("wire", `service message from ${this.nameOf(e.sender)} refused: ${msg.error}`);
@@ -373,6 +429,11 @@ export class NodeRuntime {
       }
     }
     if (this.fencing) report.fencing = { targets: this.fencing.status(), recent: this.fencing.recent(5) };
+    if (this.cib) {
+      const r = this.cib.raft;
+      const leader = r.leader();
+      report.cib = { dc: leader ? this.nameOf(leader) : null, term: r.term, commit_index: r.commitIndex, applied_index: r.appliedIndex };
+    }
     return report;
   }
 
@@ -424,10 +485,17 @@ export class NodeRuntime {
     await new Promise((r) => setTimeout(r, 30));
     if (this.timer) clearInterval(this.timer);
     if (this.infoTimer) clearInterval(this.infoTimer);
+    if (this.cibTimer) clearInterval(this.cibTimer);
     for (const l of this.udp.values()) l.close();
     this.serial?.close();
     this.server?.close();
     rmSync(statusSocketPath(this.cfg), { force: true });
     this.log.info("node", "stopped");
   }
+}
+
+/** Service messages are JSON objects whose first key is "svc"; the CIB's go to its own decoder. */
+function isCibMessage(payload: Uint8Array): boolean {
+  const head = new TextDecoder().decode(payload.subarray(0, 16));
+  return head.startsWith('{"svc":"cib"');
 }

@@ -36,6 +36,8 @@ export interface StatusReport {
   fencing?: { targets: TargetStatus[]; recent: FenceEvent[] };
   /** The local supervisor's full report (services, watchdog details). */
   supervisor?: SupervisorReport;
+  /** The replicated CIB as this node sees it: its leader is the designated coordinator (DC). */
+  cib?: { dc: string | null; term: number; commit_index: number; applied_index: number };
 }
 
 export interface StatusContext {
@@ -101,6 +103,7 @@ export function renderStatus(s: StatusReport): string {
   const quorum = q.quorate ? `QUORATE (${q.votes}/${q.expected} votes, ${q.needed} needed)` : `NO QUORUM: ${q.reason}`;
   lines.push(`view ${s.view.id}: ${s.view.members.join(", ")}`);
   lines.push(`quorum: ${quorum}`);
+  if (s.cib) lines.push(`DC: ${s.cib.dc ?? "none (electing)"}  (CIB term ${s.cib.term}, committed ${s.cib.commit_index}, applied ${s.cib.applied_index})`.slice(0, 80));
   lines.push("");
   lines.push(`${pad("NODE", 10)}${pad("ROLE", 12)}${pad("STATE", 9)}${pad("RING0", 7)}${pad("RING1", 7)}${pad("SERIAL", 8)}NOTE`);
   for (const n of s.nodes) {

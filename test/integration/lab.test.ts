@@ -326,6 +326,13 @@ describe.skipIf(skip !== null)(`lab integration${skip ? ` (skipped: ${skip})` : 
     await allTogether();
   });
 
+  it("the CIB elects one designated coordinator that every node agrees on", async () => {
+    const all = await Promise.all(["host-a", "host-b", "arb"].map((n) => until(DIR, n, "a DC", (s) => !!s.cib?.dc, 10_000)));
+    const dcs = new Set(all.map((s) => s.cib!.dc));
+    expect(dcs.size).toBe(1);
+    expect(["host-a", "host-b", "arb"]).toContain([...dcs][0]);
+  });
+
   it("a second `hapd demo` on a running lab says so instead of breaking it", () => {
     const r = run([HAPD, "demo", "--dir", DIR, "--prefix", P]);
     expect(r.code).toBe(1);
