@@ -204,6 +204,30 @@ export async function buildProgram(): Promise<CommandType> {
       process.exitCode = await runConsole({ config: o.config, ...(o.serial ? { serial: o.serial } : {}) });
     });
 
+  const crm = program.command("crm").description("the resource manager's tools (scheduler in progress: not yet driving the cluster)");
+  crm
+    .command("simulate")
+    .description("read a Pacemaker CIB and print the transition it calls for, as `crm_simulate -S -x` does")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[args...]", "--cib FILE.xml [--show-graph]")
+    .action(async (args: string[]) => {
+      const { crmSimulate } = await import("../crm/simulate-cli.ts");
+      process.exitCode = await crmSimulate(args);
+    });
+  crm
+    .command("import")
+    .description("turn a Pacemaker CIB into this project's resource configuration (YAML)")
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument("[args...]", "--cib FILE.xml")
+    .action(async (args: string[]) => {
+      const { crmImport } = await import("../crm/simulate-cli.ts");
+      process.exitCode = await crmImport(args);
+    });
+
   program
     .command("keygen")
     .description("write a new cluster key (mode 0600); every node of the cluster needs the same key")

@@ -35,8 +35,6 @@ export class FileBackend implements BlockBackend {
       let size = st.size;
       if (st.isBlockDevice()) {
         // stat() reports 0 for a block device; its end is its size.
-        const { bytesRead } = await fh.read(new Uint8Array(0), 0, 0, 0);
-        void bytesRead;
         size = await blockDeviceSize(fh);
       }
       return new FileBackend(fh, size, path);
