@@ -1,7 +1,7 @@
 // The real node: drives the membership core with a monotonic clock, UDP ring links, the serial
 // line and a local status socket. All decisions are in the core; this file only moves bytes and
 // time in and effects out.
-import { appendFileSync, chmodSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { type Server, createServer } from "node:net";
 import { join } from "node:path";
 import { type CoreConfig, type Effect, type LinkName, LINK_ID, MembershipCore, linkName } from "../membership/core.ts";
@@ -13,8 +13,8 @@ import { type Logger, RateLimiter, createLogger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
 import { nextIncarnation } from "./incarnation.ts";
 import { type StatusReport, buildStatus } from "./status.ts";
-import { type Clock, type FenceEvent, FencingCore, type FencingEffect } from "../fencing/core.ts";
-import { ipmiFenceOff } from "../fencing/ipmi-device.ts";
+import type { FenceEvent } from "../fencing/core.ts";
+import { FencingService } from "../fencing/service.ts";
 import { type NodeInfo, decodeServiceMessage, encodeServiceMessage } from "../fencing/gossip.ts";
 import { SupervisorLink } from "../supervisor/client.ts";
 import { SelfFenceCore, type SelfFenceEffect, selfFenceWait_ms } from "./self-fence.ts";
@@ -56,9 +56,8 @@ export class NodeRuntime {
   private readonly started_ms = performance.now();
   private readonly linksTo: Map<number, LinkName[]>;
   private readonly selfId: number;
-  private fencing: FencingCore | null = null;
+  private fencing: FencingService | null = null;
   private viewDirty = false;
-  private lastGossip_ms = 0;
   private supervisor: SupervisorLink | null = null;
   private supervisorReport: SupervisorReport | null = null;
   private readonly peerInfo = new Map<string, NodeInfo & { at_ms: number }>();
@@ -140,7 +139,7 @@ export class NodeRuntime {
       this.core.setLocalLink(LINK_ID.serial, false, `opening ${s.device}`);
       this.serial.open();
     }
-    this.fencing = this.createFencing();
+    this.fencing = this.cfg.nodes.some((n) => n.role === "host") ? new FencingService(this.cfg, this.log, (payload) => this.apply(this.core.broadcast(payload))) : null;
     this.cib = this.openCib();
     this.supervisor = await SupervisorLink.attach("cluster", this.cfg.supervisor.heartbeat_interval_ms, (why) => {
       // A service never outlives its supervisor: without it nothing watches us or feeds the watchdog.
@@ -158,11 +157,7 @@ export class NodeRuntime {
     this.timer = setInterval(() => {
       this.apply(this.core.tick(this.now()));
       this.applySelfFence(this.selfFence.tick(this.now()));
-      if (this.fencing) {
-        this.applyFencing(this.fencing.tick(this.clock()));
-        // Re-gossip recent fencing events now and then, so a node that missed one catches up.
-        if (this.now() - this.lastGossip_ms > 2000) this.gossip(this.fencing.recent(16));
-      }
+      this.fencing?.tick();
     }, tick_ms);
   }
 
@@ -211,79 +206,6 @@ export class NodeRuntime {
     }
   }
 
-  private clock(): Clock {
-    return { mono_ms: this.now(), wall_ms: Date.now() };
-  }
-
-  private createFencing(): FencingCore | null {
-    // Every host is a target: level 1 its BMC when it has one; the watchdog level is added when
-    // the host tells us (node-info) that its watchdog is armed.
-    const targets = this.cfg.nodes.filter((n) => n.role === "host");
-    if (targets.length === 0) return null;
-    return new FencingCore({
-      self: this.cfg.node,
-      nodeIds: new Map(this.cfg.nodes.map((n) => [n.name, n.id])),
-      targets: targets.map((n) => ({
-        name: n.name,
-        levels: n.bmc ? [[{ id: `ipmi:${n.bmc.address}:${n.bmc.port}`, kind: "ipmi" as const }]] : [],
-        delay_ms: this.cfg.fencing.delay_ms[n.name] ?? 0,
-      })),
-      attemptsPerLevel: this.cfg.fencing.attempts_per_level,
-      backoff_ms: { first: 500, max: 10_000 },
-    });
-  }
-
-  private applyFencing(effects: FencingEffect[]): void {
-    const fresh: FenceEvent[] = [];
-    for (const e of effects) {
-      switch (e.kind) {
-        case "run": {
-          const target = this.cfg.nodes.find((n) => n.name === e.attempt.target);
-          const bmc = target?.bmc;
-          if (!bmc) {
-            this.applyFencing(this.fencing?.attemptDone(e.attempt.attempt, false, "no BMC configured", this.clock()) ?? []);
-            break;
-          }
-          const f = this.cfg.fencing;
-          ipmiFenceOff({ ...bmc, power_timeout_ms: f.power_timeout_ms, attempt_timeout_ms: f.attempt_timeout_ms }).then(
-            (detail) => this.applyFencing(this.fencing?.attemptDone(e.attempt.attempt, true, detail, this.clock()) ?? []),
-            (err: Error) => this.applyFencing(this.fencing?.attemptDone(e.attempt.attempt, false, err.message, this.clock()) ?? []),
-          );
-          break;
-        }
-        case "event":
-          this.logFenceEvent(e.event);
-          if (e.event.executor === this.cfg.node) fresh.push(e.event);
-          break;
-        case "fenced":
-          this.log.warn("fencing", `${e.target} is confirmed off: its resources may be recovered`);
-          break;
-      }
-    }
-    if (fresh.length > 0) this.gossip(fresh);
-  }
-
-  private logFenceEvent(e: FenceEvent): void {
-    const what =
-      e.phase === "requested"
-        ? `fencing ${e.target} (off): ${e.reason}`
-        : e.phase === "attempt"
-          ? `fencing ${e.target}: level ${e.level} ${e.device}`
-          : e.phase === "done"
-            ? `fencing ${e.target} ${e.result === "ok" ? "SUCCEEDED" : "failed"} via ${e.device ?? "?"}: ${e.detail ?? ""} (${e.duration_ms ?? 0} ms since the request)`
-            : e.phase === "gave-up-level"
-              ? `fencing ${e.target}: level ${e.level} exhausted (${e.detail}); trying the next level`
-              : `fencing ${e.target} cancelled: ${e.detail ?? ""}`;
-    const by = e.executor === this.cfg.node ? "" : ` [by ${e.executor}]`;
-    (e.phase === "done" && e.result === "failed" ? this.log.warn : this.log.info)("fencing", `${what}${by}`);
-    try {
-      mkdirSync(this.cfg.state_dir, { recursive: true, mode: 0o700 });
-      appendFileSync(join(this.cfg.state_dir, "fence-history.jsonl"), `${JSON.stringify(e)}\n`, { mode: 0o600 });
-    } catch (err) {
-      this.log.warn("fencing", `cannot persist fencing history: ${(err as Error).message}`);
-    }
-  }
-
   /** Every second: refresh what the supervisor says, and tell peers (watchdog, services) for their status. */
   private async shareNodeInfo(): Promise<void> {
     if (this.supervisor) this.supervisorReport = await this.supervisor.status();
@@ -297,22 +219,8 @@ export class NodeRuntime {
     this.apply(this.core.broadcast(encodeServiceMessage({ svc: "node-info", info })));
   }
 
-  private gossip(events: FenceEvent[]): void {
-    if (events.length === 0) return;
-    this.lastGossip_ms = this.now();
-    this.apply(this.core.broadcast(encodeServiceMessage({ svc: "fence", events })));
-  }
-
   fenceHistory(): FenceEvent[] {
-    if (this.fencing) return this.fencing.recent(FencingCore.HISTORY_MAX);
-    try {
-      return readFileSync(join(this.cfg.state_dir, "fence-history.jsonl"), "utf8")
-        .split("\n")
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as FenceEvent);
-    } catch {
-      return [];
-    }
+    return this.fencing ? this.fencing.history() : FencingService.persistedHistory(this.cfg.state_dir);
   }
 
   private apply(effects: Effect[]): void {
@@ -331,7 +239,7 @@ export class NodeRuntime {
             this.log.warn("wire", `service message from ${this.nameOf(e.sender)} refused: ${msg.error}`);
             break;
           }
-          if (msg.value.svc === "fence" && this.fencing) this.applyFencing(this.fencing.onRemote(msg.value.events));
+          if (msg.value.svc === "fence") this.fencing?.onRemote(msg.value.events);
           if (msg.value.svc === "node-info") {
             const info = msg.value.info;
             this.peerInfo.set(info.node, { ...info, at_ms: this.now() });
@@ -342,7 +250,7 @@ export class NodeRuntime {
           }
           if (msg.value.svc === "leave") {
             this.log.info("membership", `${msg.value.node} announces a clean stop`);
-            this.fencing?.onLeave(msg.value.node, this.clock());
+            this.fencing?.onLeave(msg.value.node);
           }
           break;
         }
@@ -388,7 +296,7 @@ export class NodeRuntime {
     if (this.viewDirty && this.fencing) {
       this.viewDirty = false;
       const v = this.core.view;
-      this.applyFencing(this.fencing.onView({ id: v.id, members: v.members.map((m) => this.nameOf(m)) }, this.core.quorumState.quorate, this.clock()));
+      this.fencing.onView({ id: v.id, members: v.members.map((m) => this.nameOf(m)) }, this.core.quorumState.quorate);
     }
   }
 
@@ -428,7 +336,7 @@ export class NodeRuntime {
         }
       }
     }
-    if (this.fencing) report.fencing = { targets: this.fencing.status(), recent: this.fencing.recent(5) };
+    if (this.fencing) report.fencing = this.fencing.status();
     if (this.cib) {
       const r = this.cib.raft;
       const leader = r.leader();
