@@ -40,6 +40,8 @@ import {
   resourceLocation,
   rscLocation,
   rscState,
+  glibIter,
+  sortAllowed,
   sortNodes,
   strcmp,
   uberParent,
@@ -197,7 +199,7 @@ export function assignResource(ws: WorkingSet, r: WRsc, node: NodeScore | WNode 
 }
 
 function sortedAllowed(ws: WorkingSet, r: WRsc): NodeScore[] {
-  return sortNodes(ws, [...r.allowed.values()], currentNode(r));
+  return sortAllowed(ws, r.allowed, currentNode(r));
 }
 
 function isUniqueClone(r: WRsc | null): boolean {
@@ -760,7 +762,7 @@ function cloneAssign(ws: WorkingSet, r: WRsc, prefer: WNode | null): WNode | nul
       r.allowed = ref.v!;
     }
   }
-  const nodes = sortNodes(ws, [...r.allowed.values()], null);
+  const nodes = sortAllowed(ws, r.allowed, null);
   r.children = r.children.sort((a, b) => cmpInstance(ws, a, b));
   distributeChildren(ws, r, r.children, nodes, r.cloneMax, r.cloneNodeMax);
   if ((r.flags & R_PROMOTABLE) !== 0) setInstanceRoles(ws, r);
@@ -946,7 +948,7 @@ export function banInsufficientCapacity(ws: WorkingSet, r: WRsc): WNode | null {
   for (const c of coloc) addUtilization(c, r, coloc, unallocated);
   let anyCapable = false;
   let most: NodeScore | null = null;
-  for (const n of r.allowed.values()) {
+  for (const n of glibIter(ws, r.allowed)) {
     if (!nodeAvailable(n, true)) continue;
     if (haveEnoughCapacity(n.node, unallocated)) anyCapable = true;
     if (most === null || compareCapacities(n.node, most.node) < 0) most = n;

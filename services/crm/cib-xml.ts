@@ -162,7 +162,10 @@ function group(e: XmlElement): GroupDef {
   if (children.length === 0) fail(e, "a group needs at least one primitive");
   const meta = nvsets(e, "meta_attributes");
   checkMeta(e, meta);
-  return { kind: "group", id: req(e, "id"), meta, children };
+  const g: GroupDef = { kind: "group", id: req(e, "id"), meta, children };
+  const params = nvsets(e, "instance_attributes");
+  if (Object.keys(params).length > 0) g.params = params;
+  return g;
 }
 
 function clone(e: XmlElement, legacyMaster: boolean): CloneDef {
@@ -178,7 +181,10 @@ function clone(e: XmlElement, legacyMaster: boolean): CloneDef {
   }
   if (!inner) fail(e, "a clone needs a primitive or a group");
   checkMeta(e, meta);
-  return { kind: "clone", id: req(e, "id"), meta, promotable: legacyMaster || isTrue(meta["promotable"]), child: inner };
+  const c: CloneDef = { kind: "clone", id: req(e, "id"), meta, promotable: legacyMaster || isTrue(meta["promotable"]), child: inner };
+  const params = nvsets(e, "instance_attributes");
+  if (Object.keys(params).length > 0) c.params = params;
+  return c;
 }
 
 function resources(e: XmlElement): ResourceDef[] {
@@ -453,6 +459,7 @@ function nodeStatus(s: XmlElement): NodeStatus {
 function status(root: XmlElement): ClusterStatus {
   const hq = root.attrs["have-quorum"];
   const st: ClusterStatus = { haveQuorum: hq === undefined ? false : isTrue(hq), nodes: [] };
+  if (root.attrs["no-quorum-panic"] !== undefined) st.noQuorumPanic = isTrue(root.attrs["no-quorum-panic"]) || root.attrs["no-quorum-panic"] === "1";
   if (root.attrs["dc-uuid"] !== undefined) st.dcUuid = root.attrs["dc-uuid"];
   if (root.attrs["crm_feature_set"] !== undefined) st.crmFeatureSet = root.attrs["crm_feature_set"];
   const s = child(root, "status");

@@ -130,6 +130,7 @@ function group(g: GroupDef, notes: string[]): Obj {
     }
   }
   metaFields(meta, out, notes, g.id);
+  if (g.params && Object.keys(g.params).length > 0) out["params"] = g.params;
   out["members"] = g.children.map((c) => primitive(c, notes));
   return out;
 }
@@ -165,6 +166,7 @@ function resource(r: ResourceDef, notes: string[]): Obj {
     }
   }
   metaFields(meta, out, notes, r.id);
+  if (r.params && Object.keys(r.params).length > 0) out["params"] = r.params;
   out["resource"] = r.child.kind === "group" ? group(r.child, notes) : primitive(r.child, notes);
   return out;
 }

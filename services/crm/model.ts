@@ -86,6 +86,8 @@ export interface GroupDef {
   kind: "group";
   id: string;
   meta: Record<string, string>;
+  /** Instance attributes every member inherits (members' own values win). */
+  params?: Record<string, string>;
   children: PrimitiveDef[];
 }
 
@@ -93,6 +95,8 @@ export interface CloneDef {
   kind: "clone";
   id: string;
   meta: Record<string, string>;
+  /** Instance attributes the cloned resource inherits. */
+  params?: Record<string, string>;
   /** True for a promotable clone (meta promotable=true, or a legacy <master>). */
   promotable: boolean;
   child: PrimitiveDef | GroupDef;
@@ -230,6 +234,8 @@ export interface NodeStatus {
 
 export interface ClusterStatus {
   haveQuorum: boolean;
+  /** no-quorum-panic on the CIB: lets no-quorum-policy=suicide act before quorum was ever had. */
+  noQuorumPanic?: boolean;
   dcUuid?: string;
   /** The CIB's crm_feature_set (decides legacy fail-count names). */
   crmFeatureSet?: string;
@@ -374,13 +380,11 @@ export function validateConfig(config: ClusterConfig): void {
       if (symmetrical) addEdge(orderEdges, firstNode(c.then, inv[c.thenAction]), `${c.first} ${inv[c.firstAction]}`);
     }
   });
-  // Each resource's own lifecycle edges (stop before start, start before promote, demote before
-  // stop), group members in sequence, and a collective's pseudo actions around its members, so
-  // that a loop through any of them is found.
+  // Edges that always hold: group members in sequence, and a collective's pseudo actions around
+  // its members ("start X" before each member's start, each member's start before "X started").
+  // A resource's own stop->start (restart) edge is not one of them: it only matters when both
+  // happen, so it cannot close a loop on its own.
   for (const [id, { def }] of rscs) {
-    addEdge(orderEdges, `${id} stop`, `${id} start`);
-    addEdge(orderEdges, `${id} start`, `${id} promote`);
-    addEdge(orderEdges, `${id} demote`, `${id} stop`);
     if (def.kind === "group" && !isFalse(def.meta["ordered"])) {
       for (let k = 1; k < def.children.length; k++) {
         const a = def.children[k - 1]!.id;

@@ -449,9 +449,9 @@ function multiUpdateActions(ws: WorkingSet, first: Action, then: Action, node: W
   return changed;
 }
 
-/** then->rsc->cmds->update_ordered_actions(). */
-function updateOrderedActions(ws: WorkingSet, first: Action, then: Action, node: WNode | null, flags: number, filter: number, type: number): number {
-  const r = then.rsc!;
+/** rsc->cmds->update_ordered_actions() of `via` (then's resource, except for implies-first). */
+function updateOrderedActions(ws: WorkingSet, first: Action, then: Action, node: WNode | null, flags: number, filter: number, type: number, via: WRsc = then.rsc!): number {
+  const r = via;
   if (r.variant === Variant.Primitive) return updateOrderedActionsBase(ws, first, then, node, flags, filter, type);
   if (r.variant === Variant.Group) return groupUpdateOrderedActions(ws, first, then, node, flags, filter, type);
   return multiUpdateActions(ws, first, then, node, flags, filter, type);
@@ -477,7 +477,8 @@ function updateForOrderingFlags(ws: WorkingSet, first: Action, then: Action, fir
     changed |= updateOrderedActions(ws, first, then, node, firstFlags, A_OPTIONAL | A_RUNNABLE, O_RESTART);
   }
   if ((type & O_IMPLIES_FIRST) !== 0) {
-    if (first.rsc) changed |= updateOrderedActions(ws, first, then, node, firstFlags, A_OPTIONAL, O_IMPLIES_FIRST);
+    // Pacemaker calls the *first* resource's method here.
+    if (first.rsc) changed |= then.rsc || first.rsc.variant === Variant.Primitive ? updateOrderedActions(ws, first, then, node, firstFlags, A_OPTIONAL, O_IMPLIES_FIRST, first.rsc) : 0;
     else if ((firstFlags & A_OPTIONAL) === 0 && (first.flags & A_RUNNABLE) !== 0) {
       first.flags &= ~A_RUNNABLE;
       changed |= UPDATED_FIRST;

@@ -765,7 +765,6 @@ function checkActionConfig(ws: WorkingSet, r: WRsc, node: WNode, op: OpRecord): 
     const fs = op.crmFeatureSet ?? ws.crmFeatureSet;
     if (secureDigest(r.params, attrs, op.secureParams, fs, r.className === "stonith") === op.secureDigest) return false;
   }
-  if (process.env.HAPD_DEBUG_DIGEST) console.error(`digest ${r.id} ${node.uname} ${op.id} ${rc} calc=${all} rec=${op.opDigest} attrs=${JSON.stringify(attrs)}`);
   if (rc === "restart") {
     forceRestart(ws, r, task, op.interval_ms);
     return true;

@@ -340,6 +340,12 @@ export function sortNodes(ws: WorkingSet, nodes: NodeScore[], active: WNode | nu
   return nodes.sort((a, b) => compareNodes(ws, a, b, active));
 }
 
+/** Sorts a resource's allowed node table as Pacemaker does (exactly, for the "balanced" strategy). */
+export function sortAllowed(ws: WorkingSet, table: Map<string, NodeScore>, active: WNode | null): NodeScore[] {
+  if (ws.placementStrategy !== "balanced") return sortNodes(ws, [...table.values()], active);
+  return glibMergeSort(glibValues(ws, table), (a, b) => compareNodes(ws, a, b, active));
+}
+
 export function compareNodes(ws: WorkingSet, a: NodeScore, b: NodeScore, active: WNode | null): number {
   const w1 = nodeAvailable(a.node, false) ? a.weight : -INFINITY;
   const w2 = nodeAvailable(b.node, false) ? b.weight : -INFINITY;
@@ -647,4 +653,94 @@ function isoDuration_ms(t: string): number | null {
   for (const [, n, u] of (m[1] ?? "").matchAll(/(\d+)([YMWDHS])/gi)) s += Number(n) * dateUnits[u!.toUpperCase()]!;
   for (const [, n, u] of (m[2] ?? "").matchAll(/(\d+)([HMS])/gi)) s += Number(n) * timeUnits[u!.toUpperCase()]!;
   return s * 1000;
+}
+
+// --- glib compatibility ----------------------------------------------------------------------
+//
+// Pacemaker keeps each resource's allowed nodes in a glib hash table and sorts
+// g_hash_table_get_values() with glib's merge sort. With a total order the result does not
+// depend on either; the "balanced" placement strategy's capacity comparison is not transitive,
+// so there the order of the hash table and the exact merge sort decide ties. These reproduce
+// both (glib 2.x: string keys hashed with djb2, index = hash * 11 mod prime, quadratic probing,
+// values listed by prepending in bucket order).
+
+const PRIME_MOD = [1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521];
+
+function strHash(s: string): number {
+  let h = 5381;
+  const bytes = Buffer.from(s, "utf8");
+  for (const b of bytes) {
+    const c = b >= 128 ? b - 256 : b; // glib walks a signed char
+    h = (Math.imul(h, 33) + c) >>> 0;
+  }
+  return h;
+}
+
+/** The keys in bucket order after inserting them, in this order, into a fresh glib string table. */
+export function glibBucketOrder(keys: readonly string[]): string[] {
+  let shift = 3;
+  let size = 1 << shift;
+  let slots: (string | null)[] = new Array<string | null>(size).fill(null);
+  let hashes: number[] = new Array<number>(size).fill(0);
+  const place = (key: string, hash: number) => {
+    const mod = PRIME_MOD[shift]!;
+    let index = Number((BigInt(hash) * 11n) % BigInt(mod));
+    let step = 0;
+    while (slots[index] !== null) {
+      if (slots[index] === key) return;
+      step++;
+      index = (index + step) & (size - 1);
+    }
+    slots[index] = key;
+    hashes[index] = hash;
+  };
+  let count = 0;
+  for (const key of keys) {
+    let h = strHash(key);
+    if (h < 2) h = 2;
+    place(key, h);
+    count++;
+    if (size <= count + Math.floor(count / 16)) {
+      const oldSlots = slots;
+      const oldHashes = hashes;
+      shift++;
+      size = 1 << shift;
+      slots = new Array<string | null>(size).fill(null);
+      hashes = new Array<number>(size).fill(0);
+      for (let i = 0; i < oldSlots.length; i++) if (oldSlots[i] !== null) place(oldSlots[i]!, oldHashes[i]!);
+    }
+  }
+  return slots.filter((s): s is string => s !== null);
+}
+
+/** glib's g_list_sort(): top-down merge sort, first half floor(n/2), ties keep the left element. */
+export function glibMergeSort<T>(list: T[], cmp: (a: T, b: T) => number): T[] {
+  if (list.length <= 1) return list;
+  const half = Math.floor(list.length / 2);
+  const l1 = glibMergeSort(list.slice(0, half), cmp);
+  const l2 = glibMergeSort(list.slice(half), cmp);
+  const out: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < l1.length && j < l2.length) {
+    if (cmp(l1[i]!, l2[j]!) <= 0) out.push(l1[i++]!);
+    else out.push(l2[j++]!);
+  }
+  while (i < l1.length) out.push(l1[i++]!);
+  while (j < l2.length) out.push(l2[j++]!);
+  return out;
+}
+
+/** A resource's allowed nodes in the order Pacemaker's g_hash_table_get_values() lists them. */
+export function glibValues(ws: WorkingSet, table: Map<string, NodeScore>): NodeScore[] {
+  const keys = ws.nodes.map((n) => n.id).filter((id) => table.has(id));
+  for (const k of table.keys()) if (!keys.includes(k)) keys.push(k);
+  return glibBucketOrder(keys)
+    .reverse()
+    .map((k) => table.get(k)!);
+}
+
+/** Bucket order (ascending), as GHashTableIter walks a table. */
+export function glibIter(ws: WorkingSet, table: Map<string, NodeScore>): NodeScore[] {
+  return glibValues(ws, table).reverse();
 }

@@ -120,3 +120,24 @@ describe("hapd crm import", () => {
     expect(transitionSummary(schedule(readCib(xml), { now_s: NOW }))).toEqual([]);
   });
 });
+
+describe("bad input never crashes the scheduler", () => {
+  const VALUES = ["", "0", "-1", "INFINITY", "-INFINITY", "abc", "999999999999", "true", "Promoted", "10s", "x:y", "host-z", "monitor", "&amp;"];
+  it("a CIB with any one attribute value replaced either schedules or is refused with a named element", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 300 }), fc.nat(), fc.constantFrom(...VALUES), (seed, pick, value) => {
+        const s = generate(seed, NOW);
+        const attrs = [...s.xml.matchAll(/="([^"]*)"/g)];
+        const hit = attrs[pick % attrs.length]!;
+        const xml = `${s.xml.slice(0, hit.index!)}="${value}"${s.xml.slice(hit.index! + hit[0].length)}`;
+        try {
+          transitionSummary(schedule(readCib(xml), { now_s: NOW }));
+        } catch (e) {
+          expect((e as Error).name).toMatch(/^(XmlError|ModelError)$/);
+          expect((e as Error).message).toMatch(/^(\/cib|cib|input)/);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

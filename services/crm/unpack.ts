@@ -105,7 +105,7 @@ export function newWorkingSet(input: ClusterInput, now_s: number): WorkingSet {
   let nqp = (p["no-quorum-policy"] ?? "stop").toLowerCase();
   if (!["stop", "freeze", "ignore", "demote", "suicide"].includes(nqp)) nqp = "stop";
   if (nqp === "suicide" && !stonithEnabled) nqp = "stop";
-  if (nqp === "suicide" && !input.status.haveQuorum) nqp = "stop";
+  if (nqp === "suicide" && !input.status.haveQuorum && !input.status.noQuorumPanic) nqp = "stop";
   let stonithAction = (p["stonith-action"] ?? "reboot").toLowerCase();
   if (stonithAction === "poweroff") stonithAction = "off";
   if (stonithAction !== "reboot" && stonithAction !== "off") stonithAction = "reboot";
@@ -200,6 +200,8 @@ interface DefRef {
   def: ResourceDef;
   /** Explicit meta of the ancestors, nearest first. */
   ancestorsMeta: Record<string, string>[];
+  /** Instance attributes of the ancestors, nearest first. */
+  ancestorsParams?: Record<string, string>[];
 }
 
 function newRsc(ws: WorkingSet, id: string, baseId: string, variant: Variant, parent: WRsc | null): WRsc {
@@ -349,6 +351,7 @@ function unpackPrimitive(ws: WorkingSet, def: PrimitiveDef, ref: DefRef, parent:
   r.type = def.type;
   r.meta = buildMeta(ws, def.meta, ref, parent);
   r.params = new Map(Object.entries(def.params));
+  for (const ap of ref.ancestorsParams ?? []) for (const [k, v] of Object.entries(ap)) if (!r.params.has(k)) r.params.set(k, v);
   r.ops = def.ops;
   r.utilization = new Map(Object.entries(def.utilization));
   commonUnpack(ws, r, false);
@@ -356,8 +359,8 @@ function unpackPrimitive(ws: WorkingSet, def: PrimitiveDef, ref: DefRef, parent:
   return r;
 }
 
-function unpackDef(ws: WorkingSet, def: ResourceDef, ancestorsMeta: Record<string, string>[], parent: WRsc | null, instance: string | null): WRsc {
-  const ref: DefRef = { def, ancestorsMeta };
+function unpackDef(ws: WorkingSet, def: ResourceDef, ancestorsMeta: Record<string, string>[], parent: WRsc | null, instance: string | null, ancestorsParams: Record<string, string>[] = []): WRsc {
+  const ref: DefRef = { def, ancestorsMeta, ancestorsParams };
   if (def.kind === "primitive") return unpackPrimitive(ws, def, ref, parent, instance);
   if (def.kind === "group") {
     const id = instance === null ? def.id : `${def.id}:${instance}`;
@@ -368,7 +371,7 @@ function unpackDef(ws: WorkingSet, def: ResourceDef, ancestorsMeta: Record<strin
     const coloc = g.meta.get("collocated");
     g.groupOrdered = ordered === undefined || crmIsTrue(ordered);
     g.groupColocated = coloc === undefined || crmIsTrue(coloc);
-    for (const c of def.children) g.children.push(unpackDef(ws, c, [def.meta, ...ancestorsMeta], g, instance));
+    for (const c of def.children) g.children.push(unpackDef(ws, c, [def.meta, ...ancestorsMeta], g, instance, [def.params ?? {}, ...ancestorsParams]));
     if (ws.symmetric) resourceLocation(ws, g, null, 0, "symmetric_default");
     return g;
   }
@@ -389,7 +392,7 @@ function unpackDef(ws: WorkingSet, def: ResourceDef, ancestorsMeta: Record<strin
   if ((c.flags & R_UNIQUE) === 0 && c.cloneNodeMax > 1) c.cloneNodeMax = 1;
   if (!c.meta.has("resource-stickiness")) c.meta.set("resource-stickiness", "1");
   c.meta.set("globally-unique", (c.flags & R_UNIQUE) !== 0 ? "true" : "false");
-  c.cloneTemplate = { def: def.child, ancestorsMeta: [def.meta, ...ancestorsMeta] };
+  c.cloneTemplate = { def: def.child, ancestorsMeta: [def.meta, ...ancestorsMeta], ancestorsParams: [def.params ?? {}, ...ancestorsParams] };
   const n = c.cloneMax <= 0 ? 1 : c.cloneMax;
   for (let i = 0; i < n; i++) createCloneChild(ws, c);
   if (ws.symmetric) resourceLocation(ws, c, null, 0, "symmetric_default");
@@ -397,9 +400,9 @@ function unpackDef(ws: WorkingSet, def: ResourceDef, ancestorsMeta: Record<strin
 }
 
 export function createCloneChild(ws: WorkingSet, clone: WRsc): WRsc {
-  const tmpl = clone.cloneTemplate as { def: ResourceDef; ancestorsMeta: Record<string, string>[] };
+  const tmpl = clone.cloneTemplate as { def: ResourceDef; ancestorsMeta: Record<string, string>[]; ancestorsParams: Record<string, string>[] };
   const asOrphan = clone.totalClones >= clone.cloneMax;
-  const child = unpackDef(ws, tmpl.def, tmpl.ancestorsMeta, clone, String(clone.totalClones));
+  const child = unpackDef(ws, tmpl.def, tmpl.ancestorsMeta, clone, String(clone.totalClones), tmpl.ancestorsParams);
   clone.totalClones++;
   clone.children.push(child);
   if (asOrphan) setFlagRecursive(child, R_ORPHAN);
@@ -597,7 +600,7 @@ function unpackFindResource(ws: WorkingSet, node: WNode, rscId: string): WRsc | 
   let rsc = findRsc(ws, rscId);
   let parent: WRsc | null = null;
   if (!rsc) {
-    const clone0 = findRsc(ws, `${rscId}:0`);
+    const clone0 = findRsc(ws, `${cloneStrip(rscId)}:0`);
     if (clone0 && (clone0.flags & R_UNIQUE) === 0) {
       rsc = clone0;
       parent = uberParent(clone0);

@@ -3,7 +3,7 @@
 // ("resources[1].operations[0].interval: ...") and the reason; the model's own checks (unknown
 // references, ordering and colocation loops, migratable resources depending on non-migratable
 // ones) run after the schema. The schema is documented in docs/scheduler.md.
-import { parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import * as z from "zod";
 import {
   type ClusterConfig,
@@ -70,6 +70,7 @@ const resourceMetaFields = {
   requires: z.enum(["nothing", "quorum", "fencing"]).optional(),
   multiple_active: z.enum(["stop_start", "stop_only", "block", "stop_unexpected"]).optional(),
   critical: z.boolean().optional(),
+  allow_migrate: z.boolean().optional(),
   meta: strMap.optional(),
 };
 
@@ -80,7 +81,6 @@ const primitive = z
     id,
     agent: z.string().regex(AGENT, "must be class:provider:type for ocf (ocf:heartbeat:IPaddr2) or class:type (lsb:apache, stonith:fence_ipmilan, hapd:vm)"),
     params: strMap.optional(),
-    allow_migrate: z.boolean().optional(),
     utilization: intMap.optional(),
     operations: z.array(operation).optional(),
     ...resourceMetaFields,
@@ -91,6 +91,8 @@ const group = z
   .object({
     group: id,
     members: z.array(primitive).min(1, "a group needs at least one member"),
+    /** Instance attributes every member inherits. */
+    params: strMap.optional(),
     ordered: z.boolean().optional(),
     colocated: z.boolean().optional(),
     ...resourceMetaFields,
@@ -108,6 +110,7 @@ const clone = z
     interleave: z.boolean().optional(),
     ordered: z.boolean().optional(),
     notify: z.boolean().optional(),
+    params: strMap.optional(),
     resource: z.unknown(),
     ...resourceMetaFields,
   })
@@ -309,6 +312,7 @@ function metaOf(m: MetaIn): Record<string, string> {
   if (m.requires !== undefined) meta["requires"] = m.requires;
   if (m.multiple_active !== undefined) meta["multiple-active"] = m.multiple_active;
   if (m.critical !== undefined) meta["critical"] = String(m.critical);
+  if (m.allow_migrate !== undefined) meta["allow-migrate"] = String(m.allow_migrate);
   return meta;
 }
 
@@ -316,7 +320,6 @@ function toPrimitive(p: PrimitiveIn): PrimitiveDef {
   const parts = p.agent.split(":");
   const cls = parts[0] as ResourceClass;
   const meta = metaOf(p);
-  if (p.allow_migrate !== undefined) meta["allow-migrate"] = String(p.allow_migrate);
   const ops: OpDef[] = (p.operations ?? []).map((o, i) => {
     const params: Record<string, string> = { ...(o.params ?? {}) };
     if (o.depth !== undefined) params["OCF_CHECK_LEVEL"] = String(o.depth);
@@ -345,7 +348,9 @@ function toGroup(g: GroupIn): GroupDef {
   const meta = metaOf(g);
   if (g.ordered !== undefined) meta["ordered"] = String(g.ordered);
   if (g.colocated !== undefined) meta["collocated"] = String(g.colocated);
-  return { kind: "group", id: g.group, meta, children: g.members.map(toPrimitive) };
+  const out: GroupDef = { kind: "group", id: g.group, meta, children: g.members.map(toPrimitive) };
+  if (g.params && Object.keys(g.params).length > 0) out.params = { ...g.params };
+  return out;
 }
 
 function toModel(d: Parsed): ClusterConfig {
@@ -374,7 +379,9 @@ function toModel(d: Parsed): ClusterConfig {
       for (const [k, name] of numeric) if (r[k] !== undefined) meta[name] = String(r[k]);
       if (r.promotable) meta["promotable"] = "true";
       const child = "group" in r.resource ? toGroup(r.resource) : toPrimitive(r.resource);
-      return { kind: "clone", id: r.clone, meta, promotable: !!r.promotable, child };
+      const def: ResourceDef = { kind: "clone", id: r.clone, meta, promotable: !!r.promotable, child };
+      if (r.params && Object.keys(r.params).length > 0) def.params = { ...r.params };
+      return def;
     }
     return toPrimitive(r);
   });
@@ -440,10 +447,11 @@ function toModel(d: Parsed): ClusterConfig {
 
 /** Parses and validates the YAML text; throws CrmConfigError naming the path and the reason. */
 export function parseCrmYaml(text: string, source = "config"): ClusterConfig {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const pos = e.linePos?.[0];
+    const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
     throw new CrmConfigError(source, pos ? `line ${pos.line}, column ${pos.col}` : "", e.message.split("\n")[0]!);
   }
   const parsed = parseAll(doc.toJS() ?? {});

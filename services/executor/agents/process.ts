@@ -108,12 +108,9 @@ export function runProcess(req: ProcessRequest): Promise<ProcessOutcome> {
       const end: ProcessEnd = code !== null ? { kind: "exited", code } : { kind: "signaled", signal: signal ?? "unknown" };
       // Children of a timed-out agent may have ignored SIGTERM; make sure none outlives it.
       if (timedOut) killGroup(child, "SIGKILL");
-      let closed = false;
-      child.on("close", () => {
-        closed = true;
-        finish(end);
-      });
-      if (!closed) timers.push(setTimeout(() => finish(end), drain_ms));
+      // Whichever comes first: the pipes closing, or the drain bound (finish is idempotent).
+      child.on("close", () => finish(end));
+      timers.push(setTimeout(() => finish(end), drain_ms));
     });
   });
 }

@@ -4,6 +4,12 @@ import { type ProcessRequest, runProcess } from "./process.ts";
 import { type AgentAction, type OpResult, OCF_RC, failedResult, resultFromRc } from "./types.ts";
 
 export interface ScriptLimits {
+  /**
+   * Run the agent inside this network namespace (`ip netns exec NAME`), as the lab's hosts are
+   * namespaces of one machine. The namespace's processes share the agent's process group, so a
+   * timeout still kills everything.
+   */
+  netns?: string;
   kill_grace_ms?: number;
   output_max_bytes?: number;
   drain_ms?: number;
@@ -23,7 +29,11 @@ export interface ScriptRun {
 }
 
 export async function runScript(r: ScriptRun): Promise<OpResult> {
-  const req: ProcessRequest = { argv: [r.path, r.argument], env: r.env, cwd: "/", timeout_ms: r.timeout_ms, ...r.limits };
+  const netns = r.limits.netns;
+  if (netns !== undefined && !plainName(netns)) return failedResult(r.action, "error", `${r.spec}: network namespace "${netns}" is not a plain name`, { rc: OCF_RC.ERR_CONFIGURED });
+  const argv = netns === undefined ? [r.path, r.argument] : ["ip", "netns", "exec", netns, r.path, r.argument];
+  const { kill_grace_ms, output_max_bytes, drain_ms } = r.limits;
+  const req: ProcessRequest = { argv, env: r.env, cwd: "/", timeout_ms: r.timeout_ms, kill_grace_ms, output_max_bytes, drain_ms };
   const o = await runProcess(req);
   const out = { stdout: o.stdout, stderr: o.stderr, output_truncated: o.output_truncated };
   switch (o.end.kind) {

@@ -270,8 +270,13 @@ export class NbdConnection {
       [P.Cmd.FLUSH]: 0,
       [P.Cmd.TRIM]: P.CmdFlag.FUA,
       [P.Cmd.WRITE_ZEROES]: P.CmdFlag.FUA | P.CmdFlag.NO_HOLE,
-      [P.Cmd.DISC]: 0,
     };
+    if (r.type === P.Cmd.DISC) {
+      // Honoured whatever its flags; requests already in flight still get their replies.
+      if (this.inFlight.size === 0) out.push(this.close("client disconnected (NBD_CMD_DISC)", true));
+      else this.phase = "draining";
+      return;
+    }
     const allowed = allowedFlags[r.type];
     if (allowed === undefined) return this.reply(r.cookie, P.NbdErr.EINVAL, out);
     if ((r.flags & ~allowed) !== 0) return this.reply(r.cookie, P.NbdErr.EINVAL, out);
@@ -294,11 +299,6 @@ export class NbdConnection {
         if (r.length === 0) return this.reply(r.cookie, P.NbdErr.EINVAL, out);
         if (!inRange) return this.reply(r.cookie, P.NbdErr.ENOSPC, out);
         return this.issue(r.cookie, { op: "zero", offset_bytes, length_bytes: r.length, fua, mayTrim: (r.flags & P.CmdFlag.NO_HOLE) === 0 }, out);
-      case P.Cmd.DISC:
-        // Requests already in flight still get their replies (the protocol asks for that).
-        if (this.inFlight.size === 0) out.push(this.close("client disconnected (NBD_CMD_DISC)", true));
-        else this.phase = "draining";
-        return;
     }
   }
 }

@@ -1,0 +1,614 @@
+// The replication state machine of one volume on one node, without I/O (docs/replication.md).
+//
+// Inputs: commands (promote, demote, connect, disconnect, outdate, resolve), transport events
+// (transportUp, transportDown, receive), application I/O (write, flush) and completions of the
+// I/O it asked for (diskDone). Every input returns effects, to be executed IN ORDER by the edge:
+// `meta-commit` is synchronous (the edge returns only when the slot is durable), so effects that
+// follow it may rely on it — that is how the activity log is written ahead of the data.
+import { handshakeHello, type CoreConfig, type DiskState, type ConnState, type ReplState, type Effect, type PeerMsg, type IoPurpose, type PromoteResult } from "./types.ts";
+import { decide, hex, syncSet, type Hello, type Role } from "./handshake.ts";
+import { AL_SLOTS, Bitmap, Flag, cloneMeta, type VolumeMeta } from "./metadata.ts";
+
+export type { CoreConfig, Effect, PeerMsg } from "./types.ts";
+
+interface AppWrite {
+  req: number;
+  offset_bytes: number;
+  length_bytes: number;
+  regions: number[];
+  localDone: boolean;
+  /** Protocol C: the peer wrote it; A/B: the peer received it; or the peer is gone (bitmap marked). */
+  peerDone: boolean;
+  acked: boolean;
+  error: string | null;
+  seq: number;
+}
+
+interface AppFlush {
+  req: number;
+  localDone: boolean;
+  peerDone: boolean;
+  acked: boolean;
+  seq: number;
+}
+
+type Held = { kind: "write"; req: number; offset_bytes: number; data: Uint8Array; fua: boolean } | { kind: "flush"; req: number };
+type PeerOp = { kind: "write"; seq: number; offset_bytes: number; data: Uint8Array; fua: boolean; resync: number | null } | { kind: "flush"; seq: number };
+
+export class ReplicationCore {
+  private meta: VolumeMeta;
+  role: Role = "Secondary";
+  conn: ConnState = "StandAlone";
+  repl: ReplState = "Off";
+  /** Fencing in progress: writes are not acknowledged until the cluster confirms the peer is outdated. */
+  suspended = false;
+  /** Why the connection stopped (split brain, refusal), for status. */
+  lastError = "";
+  private peer: Hello | null = null;
+  private discardMyData = false;
+  private nextIo = 1;
+  private seq = 0;
+  private readonly io = new Map<number, IoPurpose>();
+  private readonly writes = new Map<number, AppWrite>();
+  private readonly flushes = new Map<number, AppFlush>();
+  private readonly bySeq = new Map<number, number>();
+  private held: Held[] = [];
+  private readonly alRefs = new Map<number, number>();
+  private unackedSent_bytes = 0;
+  // Secondary side: peer writes applied in arrival order; overlapping ones never concurrently.
+  private peerQueue: PeerOp[] = [];
+  private readonly peerInFlight = new Map<number, { offset_bytes: number; length_bytes: number }>();
+  // Resync source: regions being read, and those written by the application meanwhile.
+  private readonly rsReading = new Map<number, { redo: boolean }>();
+  private readonly rsSent = new Set<number>();
+
+  constructor(
+    private readonly cfg: CoreConfig,
+    meta: VolumeMeta,
+  ) {
+    this.meta = cloneMeta(meta);
+  }
+
+  // ---- status ----
+
+  get diskState(): DiskState {
+    if ((this.meta.flags & Flag.CONSISTENT) === 0) return "Inconsistent";
+    if ((this.meta.flags & Flag.OUTDATED) !== 0) return "Outdated";
+    return "UpToDate";
+  }
+
+  get generations() {
+    return { ...this.meta.gen };
+  }
+
+  get outOfSyncRegions(): number {
+    return this.meta.bitmap.count();
+  }
+
+  get peerRole(): Role | null {
+    return this.conn === "Connected" ? (this.peer?.role ?? null) : null;
+  }
+
+  snapshot(): VolumeMeta {
+    return cloneMeta(this.meta);
+  }
+
+  // ---- lifecycle ----
+
+  /** After attach: a node that crashed as Primary resyncs its activity log's regions. */
+  start(): Effect[] {
+    if ((this.meta.flags & Flag.PRIMARY) === 0 && this.meta.al.length === 0) return [];
+    for (const r of this.meta.al) this.meta.bitmap.set(r);
+    const n = this.meta.al.length;
+    this.meta.al = [];
+    this.meta.flags &= ~Flag.PRIMARY;
+    return [this.commit(), this.log("warn", `was Primary when it stopped: ${n} regions of the activity log marked out of sync`)];
+  }
+
+  connect(): Effect[] {
+    if (this.conn === "StandAlone") this.conn = "Connecting";
+    return [];
+  }
+
+  disconnect(reason = "operator disconnect"): Effect[] {
+    const out = this.peerLost(reason);
+    this.conn = "StandAlone";
+    return [{ kind: "disconnect", reason }, ...out];
+  }
+
+  transportUp(): Effect[] {
+    if (this.conn !== "Connecting") return [{ kind: "disconnect", reason: `not accepting a connection while ${this.conn}` }];
+    this.conn = "Handshake";
+    this.peer = null;
+    return [{ kind: "send", msg: { t: "hello", hello: this.hello() } }];
+  }
+
+  transportDown(reason: string): Effect[] {
+    return this.peerLost(reason);
+  }
+
+  private hello(): Hello {
+    return handshakeHello(this.cfg, this.meta, this.role, this.discardMyData);
+  }
+
+  // ---- commands ----
+
+  promote(force = false): PromoteResult {
+    if (this.role === "Primary") return { ok: true, message: "already Primary", effects: [] };
+    if (this.conn === "Handshake") return { ok: false, message: `volume ${this.cfg.volume}: handshake with the peer in progress; retry`, effects: [] };
+    if (this.peerRole === "Primary") return { ok: false, message: `volume ${this.cfg.volume}: the peer is Primary; dual-primary is not enabled`, effects: [] };
+    const out: Effect[] = [];
+    const ds = this.diskState;
+    if (ds !== "UpToDate") {
+      const why =
+        ds === "Outdated"
+          ? "the cluster marked this disk Outdated: the peer acknowledged writes this disk does not have"
+          : "this disk is Inconsistent: a resync did not finish, parts of it are older than others";
+      if (!force) return { ok: false, message: `volume ${this.cfg.volume}: refusing promotion: ${why}. Promote the peer, or use force to accept losing those writes`, effects: [] };
+      out.push(this.log("error", `volume ${this.cfg.volume}: FORCED promotion of a ${ds} disk: ${why}. Writes acknowledged elsewhere may be lost and a split brain will be reported when the peers meet`));
+      this.meta.flags |= Flag.CONSISTENT;
+      this.meta.flags &= ~Flag.OUTDATED;
+    }
+    // Writing without the peer starts a new lineage, so the handshake can tell who moved on.
+    const alone = !this.replicating();
+    if (alone || ds !== "UpToDate") this.rotate();
+    this.role = "Primary";
+    this.meta.flags |= Flag.PRIMARY;
+    out.push(this.commit());
+    if (alone && this.cfg.fencing === "resource-only") {
+      // The peer's disk may be UpToDate and promotable: it must be outdated before we acknowledge.
+      this.suspended = true;
+      out.push({ kind: "outdate-peer" }, this.log("warn", `volume ${this.cfg.volume}: promoted without the peer; I/O suspended until the cluster confirms the peer is outdated`));
+    }
+    return { ok: true, message: force && ds !== "UpToDate" ? `promoted by force (${ds})` : "promoted", effects: out };
+  }
+
+  demote(): PromoteResult {
+    if (this.role === "Secondary") return { ok: true, message: "already Secondary", effects: [] };
+    if (this.writes.size + this.flushes.size + this.held.length > 0) return { ok: false, message: `volume ${this.cfg.volume}: I/O in flight; stop the guest first`, effects: [] };
+    this.role = "Secondary";
+    this.meta.flags &= ~Flag.PRIMARY;
+    this.meta.al = [];
+    return { ok: true, message: "demoted", effects: [this.commit()] };
+  }
+
+  /** The cluster marks this disk Outdated (the Primary's fencing handler). */
+  outdate(): PromoteResult {
+    if (this.role === "Primary") return { ok: false, message: `volume ${this.cfg.volume}: a Primary cannot be outdated`, effects: [] };
+    const out: Effect[] = [];
+    // The Primary has given up on us; whatever this side believes about the link is stale.
+    if (this.conn === "Handshake" || this.conn === "Connected") out.push({ kind: "disconnect", reason: "outdated by the cluster" }, ...this.peerLost("outdated by the cluster"));
+    if ((this.meta.flags & Flag.CONSISTENT) !== 0) this.meta.flags |= Flag.OUTDATED;
+    out.push(this.commit());
+    return { ok: true, message: "outdated", effects: out };
+  }
+
+  /** Operator: this node is the split-brain victim. Its divergent regions are preserved before the resync. */
+  discardLocalData(): Effect[] {
+    if (this.role === "Primary") return [this.log("error", `volume ${this.cfg.volume}: demote before discarding this node's data`)];
+    this.discardMyData = true;
+    if (this.conn === "StandAlone") this.conn = "Connecting";
+    return [this.log("warn", `volume ${this.cfg.volume}: this node's changes will be replaced by the peer's at the next connection`)];
+  }
+
+  fenceConfirmed(): Effect[] {
+    if (!this.suspended) return [];
+    this.suspended = false;
+    const out: Effect[] = [this.log("info", `volume ${this.cfg.volume}: the cluster confirmed the peer is outdated; resuming I/O`)];
+    for (const w of [...this.writes.values()]) this.finishWrite(w, out);
+    for (const f of [...this.flushes.values()]) this.finishFlush(f, out);
+    this.pump(out);
+    return out;
+  }
+
+  // ---- application I/O (Primary) ----
+
+  write(req: number, offset_bytes: number, data: Uint8Array, fua: boolean): Effect[] {
+    const out: Effect[] = [];
+    if (this.role !== "Primary") return [{ kind: "ack", req, ok: false, error: "not Primary" }];
+    if (offset_bytes < 0 || offset_bytes + data.byteLength > this.meta.size_bytes || data.byteLength === 0) return [{ kind: "ack", req, ok: false, error: "out of range" }];
+    this.held.push({ kind: "write", req, offset_bytes, data, fua });
+    this.pump(out);
+    return out;
+  }
+
+  flush(req: number): Effect[] {
+    const out: Effect[] = [];
+    if (this.role !== "Primary") return [{ kind: "ack", req, ok: false, error: "not Primary" }];
+    this.held.push({ kind: "flush", req });
+    this.pump(out);
+    return out;
+  }
+
+  private canIssue(): boolean {
+    if (this.suspended || this.conn === "Handshake") return false;
+    if (this.cfg.protocol === "A" && this.replicating() && this.unackedSent_bytes > this.cfg.sendQueueMax_bytes) return false;
+    return true;
+  }
+
+  private pump(out: Effect[]): void {
+    while (this.held.length > 0 && this.canIssue()) {
+      const h = this.held[0]!;
+      if (h.kind === "write" ? !this.issueWrite(h, out) : !this.issueFlush(h.req, out)) break;
+      this.held.shift();
+    }
+  }
+
+  private replicating(): boolean {
+    return this.conn === "Connected" && (this.repl === "Established" || this.repl === "SyncSource");
+  }
+
+  private regionsOf(offset_bytes: number, length_bytes: number): number[] {
+    const first = Math.floor(offset_bytes / this.meta.region_bytes);
+    const last = Math.floor((offset_bytes + length_bytes - 1) / this.meta.region_bytes);
+    const out: number[] = [];
+    for (let r = first; r <= last; r++) out.push(r);
+    return out;
+  }
+
+  /** The activity log must name a region before a write to it reaches the disk (write-ahead). */
+  private ensureAl(regions: number[], out: Effect[]): boolean {
+    const missing = regions.filter((r) => !this.meta.al.includes(r));
+    if (missing.length === 0) return true;
+    const excess = this.meta.al.length + missing.length - AL_SLOTS;
+    const evictable = this.meta.al.filter((r) => (this.alRefs.get(r) ?? 0) === 0 && !regions.includes(r));
+    if (excess > evictable.length) return false;
+    const evict = new Set(evictable.slice(0, Math.max(0, excess)));
+    this.meta.al = [...this.meta.al.filter((r) => !evict.has(r)), ...missing];
+    out.push(this.commit());
+    return true;
+  }
+
+  private issueWrite(h: Held & { kind: "write" }, out: Effect[]): boolean {
+    const regions = this.regionsOf(h.offset_bytes, h.data.byteLength);
+    if (regions.length > AL_SLOTS) {
+      out.push({ kind: "ack", req: h.req, ok: false, error: `write spans ${regions.length} regions, more than the activity log holds` });
+      return true;
+    }
+    if (!this.ensureAl(regions, out)) return false;
+    for (const r of regions) this.alRefs.set(r, (this.alRefs.get(r) ?? 0) + 1);
+    const w: AppWrite = { req: h.req, offset_bytes: h.offset_bytes, length_bytes: h.data.byteLength, regions, localDone: false, peerDone: true, acked: false, error: null, seq: 0 };
+    if (this.replicating()) {
+      w.seq = ++this.seq;
+      w.peerDone = false;
+      this.bySeq.set(w.seq, w.req);
+      this.unackedSent_bytes += h.data.byteLength;
+      out.push({ kind: "send", msg: { t: "data", seq: w.seq, offset_bytes: h.offset_bytes, data: h.data, fua: h.fua } });
+      for (const r of regions) {
+        const reading = this.rsReading.get(r);
+        if (reading) reading.redo = true; // the resync read may predate this write
+      }
+    } else {
+      for (const r of regions) this.meta.bitmap.set(r);
+    }
+    this.writes.set(w.req, w);
+    out.push({ kind: "disk-write", io: this.newIo({ kind: "app-write", req: h.req }), offset_bytes: h.offset_bytes, data: h.data, fua: h.fua });
+    if (this.cfg.protocol === "A" && this.replicating() && this.unackedSent_bytes > this.cfg.sendQueueMax_bytes && this.cfg.congestion === "disconnect") {
+      const reason = `congestion: ${this.unackedSent_bytes} bytes unacknowledged, limit ${this.cfg.sendQueueMax_bytes}`;
+      out.push({ kind: "disconnect", reason }, ...this.peerLost(reason));
+    }
+    return true;
+  }
+
+  private issueFlush(req: number, out: Effect[]): boolean {
+    const f: AppFlush = { req, localDone: false, peerDone: true, acked: false, seq: 0 };
+    // Protocol C: a flush is durable on both disks. A and B promise only the local disk.
+    if (this.replicating() && this.cfg.protocol === "C") {
+      f.seq = ++this.seq;
+      f.peerDone = false;
+      this.bySeq.set(f.seq, -req - 1);
+      out.push({ kind: "send", msg: { t: "flush", seq: f.seq } });
+    }
+    this.flushes.set(req, f);
+    out.push({ kind: "disk-flush", io: this.newIo({ kind: "app-flush", req }) });
+    return true;
+  }
+
+  private finishWrite(w: AppWrite, out: Effect[]): void {
+    const peerOk = this.cfg.protocol === "A" || w.peerDone;
+    if (!w.acked && w.localDone && peerOk && !this.suspended) {
+      w.acked = true;
+      out.push(w.error ? { kind: "ack", req: w.req, ok: false, error: w.error } : { kind: "ack", req: w.req, ok: true });
+    }
+    if (w.acked && w.localDone && w.peerDone) {
+      this.writes.delete(w.req);
+      for (const r of w.regions) this.alRefs.set(r, (this.alRefs.get(r) ?? 1) - 1);
+    }
+  }
+
+  private finishFlush(f: AppFlush, out: Effect[]): void {
+    if (!f.acked && f.localDone && f.peerDone && !this.suspended) {
+      f.acked = true;
+      this.flushes.delete(f.req);
+      out.push({ kind: "ack", req: f.req, ok: true });
+    }
+  }
+
+  // ---- completions ----
+
+  diskDone(io: number, ok: boolean, data?: Uint8Array): Effect[] {
+    const p = this.io.get(io);
+    if (p === undefined) return [];
+    this.io.delete(io);
+    const out: Effect[] = [];
+    switch (p.kind) {
+      case "app-write": {
+        const w = this.writes.get(p.req);
+        if (!w) break;
+        w.localDone = true;
+        if (!ok) w.error = "local disk write failed";
+        this.finishWrite(w, out);
+        break;
+      }
+      case "app-flush": {
+        const f = this.flushes.get(p.req);
+        if (!f) break;
+        f.localDone = true;
+        this.finishFlush(f, out);
+        break;
+      }
+      case "peer-write":
+      case "peer-flush":
+        this.peerInFlight.delete(io);
+        if (p.epoch === this.epoch) {
+          if (p.resync !== null) {
+            this.meta.bitmap.clear(p.resync);
+            out.push({ kind: "send", msg: { t: "rs-ack", region: p.resync } });
+          } else if (p.kind === "peer-flush" || this.cfg.protocol === "C") {
+            out.push({ kind: "send", msg: { t: "ack", seq: p.seq, kind: p.kind === "peer-flush" ? "flush" : "write", ok } });
+          }
+        }
+        this.drainPeerQueue(out);
+        break;
+      case "rs-read":
+        this.resyncReadDone(p.region, p.epoch, data, out);
+        break;
+    }
+    this.pump(out);
+    return out;
+  }
+
+  // ---- the peer ----
+
+  /** Bumped on every connection, so completions of an old connection do not answer a new one. */
+  private epoch = 0;
+
+  receive(msg: PeerMsg): Effect[] {
+    const out: Effect[] = [];
+    if (this.conn !== "Handshake" && this.conn !== "Connected") return out;
+    switch (msg.t) {
+      case "hello":
+        return this.onHello(msg.hello);
+      case "data":
+        if (this.repl === "Off") return out;
+        if (this.cfg.protocol !== "C") out.push({ kind: "send", msg: { t: "ack", seq: msg.seq, kind: "recv", ok: true } });
+        this.peerQueue.push({ kind: "write", seq: msg.seq, offset_bytes: msg.offset_bytes, data: msg.data, fua: msg.fua, resync: null });
+        this.drainPeerQueue(out);
+        return out;
+      case "flush":
+        this.peerQueue.push({ kind: "flush", seq: msg.seq });
+        this.drainPeerQueue(out);
+        return out;
+      case "ack":
+        this.onAck(msg.seq, out);
+        this.pump(out);
+        return out;
+      case "rs-data":
+        if (this.repl !== "SyncTarget") return out;
+        this.peerQueue.push({ kind: "write", seq: 0, offset_bytes: msg.region * this.meta.region_bytes, data: msg.data, fua: false, resync: msg.region });
+        this.drainPeerQueue(out);
+        return out;
+      case "rs-ack":
+        if (this.repl !== "SyncSource") return out;
+        this.rsSent.delete(msg.region);
+        this.meta.bitmap.clear(msg.region);
+        this.resyncPump(out);
+        return out;
+      case "rs-done":
+        return this.onResyncDone(msg.current);
+    }
+  }
+
+  private onAck(seq: number, out: Effect[]): void {
+    const key = this.bySeq.get(seq);
+    if (key === undefined) return;
+    this.bySeq.delete(seq);
+    if (key < 0) {
+      const f = this.flushes.get(-key - 1);
+      if (f) {
+        f.peerDone = true;
+        this.finishFlush(f, out);
+      }
+      return;
+    }
+    const w = this.writes.get(key);
+    if (!w) return;
+    w.peerDone = true;
+    this.unackedSent_bytes -= w.length_bytes;
+    this.finishWrite(w, out);
+  }
+
+  private drainPeerQueue(out: Effect[]): void {
+    while (this.peerQueue.length > 0) {
+      const op = this.peerQueue[0]!;
+      if (op.kind === "flush") {
+        // A flush covers the writes before it: wait until they have completed.
+        if (this.peerInFlight.size > 0) return;
+        this.peerQueue.shift();
+        const io = this.newIo({ kind: "peer-flush", seq: op.seq, resync: null, epoch: this.epoch });
+        this.peerInFlight.set(io, { offset_bytes: 0, length_bytes: 0 });
+        out.push({ kind: "disk-flush", io });
+        continue;
+      }
+      const end = op.offset_bytes + op.data.byteLength;
+      for (const f of this.peerInFlight.values()) {
+        if (f.length_bytes === 0 || (op.offset_bytes < f.offset_bytes + f.length_bytes && f.offset_bytes < end)) return;
+      }
+      this.peerQueue.shift();
+      const io = this.newIo({ kind: "peer-write", seq: op.seq, resync: op.resync, epoch: this.epoch });
+      this.peerInFlight.set(io, { offset_bytes: op.offset_bytes, length_bytes: op.data.byteLength });
+      out.push({ kind: "disk-write", io, offset_bytes: op.offset_bytes, data: op.data, fua: op.fua });
+    }
+  }
+
+  private onHello(peer: Hello): Effect[] {
+    if (this.conn !== "Handshake") return [];
+    this.peer = peer;
+    const mine = this.hello();
+    const d = decide(mine, peer, this.cfg.splitBrain);
+    const out: Effect[] = [];
+    if (d.kind === "refuse" || d.kind === "split-brain") {
+      this.lastError = d.reason;
+      this.conn = "StandAlone";
+      this.peer = null;
+      out.push(this.log("error", `volume ${this.cfg.volume}: ${d.reason}`), { kind: "disconnect", reason: d.reason });
+      if (d.kind === "split-brain") out.push({ kind: "split-brain", reason: d.reason });
+      this.pump(out);
+      return out;
+    }
+    this.epoch++;
+    this.conn = "Connected";
+    this.lastError = "";
+    this.discardMyData = false;
+    this.unackedSent_bytes = 0;
+    if (d.kind === "none") {
+      this.repl = "Established";
+      this.meta.flags &= ~Flag.OUTDATED;
+      this.retireBitmapGeneration();
+      out.push(this.commit(), this.log("info", `volume ${this.cfg.volume}: connected, in sync`));
+    } else {
+      const set = syncSet(d, this.meta.bitmap.bits, peer.bitmap, this.meta.bitmap.regions);
+      if (d.source === this.cfg.nodeId) {
+        this.repl = "SyncSource";
+        this.meta.bitmap = set;
+        // The target adopts our current lineage now, so our bitmap counts from it from here on.
+        this.retireBitmapGeneration(false);
+        out.push(this.commit(), this.log("info", `volume ${this.cfg.volume}: resync to node ${d.target}: ${set.count()} regions (${d.why})`));
+        this.resyncPump(out);
+      } else {
+        if (d.victim) out.push({ kind: "preserve-divergent", regions: set.dirty(), reason: d.why });
+        this.repl = "SyncTarget";
+        this.meta.bitmap = set;
+        this.meta.flags &= ~Flag.CONSISTENT;
+        // Adopting the source's lineage now makes an interrupted resync resumable by bitmap.
+        this.meta.gen = { current: peer.gen.current, bitmap: 0n, history: [this.meta.gen.current, this.meta.gen.history[0]] };
+        out.push(this.commit(), this.log("info", `volume ${this.cfg.volume}: resync from node ${d.source}: ${set.count()} regions (${d.why})`));
+      }
+    }
+    this.pump(out);
+    return out;
+  }
+
+  private resyncPump(out: Effect[]): void {
+    if (this.repl !== "SyncSource") return;
+    for (const r of this.meta.bitmap.dirty()) {
+      if (this.rsReading.size + this.rsSent.size >= this.cfg.resyncInFlightMax) break;
+      if (this.rsReading.has(r) || this.rsSent.has(r)) continue;
+      this.startResyncRead(r, out);
+    }
+    if (this.meta.bitmap.count() === 0 && this.rsReading.size === 0 && this.rsSent.size === 0) {
+      this.repl = "Established";
+      out.push({ kind: "send", msg: { t: "rs-done", current: this.meta.gen.current } });
+      this.retireBitmapGeneration();
+      out.push(this.commit(), this.log("info", `volume ${this.cfg.volume}: resync finished`));
+    }
+  }
+
+  private startResyncRead(region: number, out: Effect[]): void {
+    this.rsReading.set(region, { redo: false });
+    const offset_bytes = region * this.meta.region_bytes;
+    const length_bytes = Math.min(this.meta.region_bytes, this.meta.size_bytes - offset_bytes);
+    out.push({ kind: "disk-read", io: this.newIo({ kind: "rs-read", region, epoch: this.epoch }), offset_bytes, length_bytes });
+  }
+
+  private resyncReadDone(region: number, epoch: number, data: Uint8Array | undefined, out: Effect[]): void {
+    const r = this.rsReading.get(region);
+    if (epoch !== this.epoch || r === undefined) return;
+    this.rsReading.delete(region);
+    if (this.repl !== "SyncSource") return;
+    if (r.redo || data === undefined) return this.startResyncRead(region, out);
+    this.rsSent.add(region);
+    out.push({ kind: "send", msg: { t: "rs-data", region, data } });
+  }
+
+  private onResyncDone(current: bigint): Effect[] {
+    if (this.repl !== "SyncTarget") return [];
+    this.repl = "Established";
+    this.meta.flags |= Flag.CONSISTENT;
+    this.meta.flags &= ~Flag.OUTDATED;
+    this.meta.gen = { ...this.meta.gen, current, bitmap: 0n };
+    this.meta.bitmap.clearAll();
+    return [this.commit(), this.log("info", `volume ${this.cfg.volume}: resync finished, UpToDate`)];
+  }
+
+  private retireBitmapGeneration(clearBits = true): void {
+    if (this.meta.gen.bitmap !== 0n) this.meta.gen = { current: this.meta.gen.current, bitmap: 0n, history: [this.meta.gen.bitmap, this.meta.gen.history[0]] };
+    if (clearBits) this.meta.bitmap.clearAll();
+  }
+
+  private peerLost(reason: string): Effect[] {
+    const out: Effect[] = [];
+    if (this.conn !== "Handshake" && this.conn !== "Connected") return out;
+    const wasReplicating = this.replicating();
+    const peerWasUpToDate = this.peer !== null && this.peer.consistent && !this.peer.outdated && this.repl !== "SyncSource";
+    this.conn = "Connecting";
+    this.repl = "Off";
+    this.peer = null;
+    this.epoch++;
+    this.rsReading.clear();
+    this.rsSent.clear();
+    this.peerQueue = [];
+    this.bySeq.clear();
+    this.unackedSent_bytes = 0;
+    out.push(this.log("warn", `volume ${this.cfg.volume}: lost the peer: ${reason}`));
+    if (this.role !== "Primary") return out;
+    // Writes the peer may not have: their regions go to the bitmap for the next resync.
+    for (const w of this.writes.values()) {
+      if (!w.peerDone) {
+        w.peerDone = true;
+        for (const r of w.regions) this.meta.bitmap.set(r);
+      }
+    }
+    for (const f of this.flushes.values()) f.peerDone = true;
+    if (wasReplicating) this.rotate();
+    if (wasReplicating && peerWasUpToDate && this.cfg.fencing === "resource-only") {
+      // Resource-level fencing: no write is acknowledged until the cluster has marked the peer
+      // Outdated, so the peer cannot be promoted with data older than what we acknowledge.
+      this.suspended = true;
+      out.push({ kind: "outdate-peer" }, this.log("warn", `volume ${this.cfg.volume}: I/O suspended until the cluster confirms the peer is outdated`));
+    }
+    out.push(this.commit());
+    for (const w of [...this.writes.values()]) this.finishWrite(w, out);
+    for (const f of [...this.flushes.values()]) this.finishFlush(f, out);
+    this.pump(out);
+    return out;
+  }
+
+  /** A new data lineage: the old current becomes the base of the bitmap (or history). */
+  private rotate(): void {
+    const g = this.meta.gen;
+    const next = this.cfg.newGeneration();
+    if (g.bitmap === 0n) this.meta.gen = { current: next, bitmap: g.current, history: g.history };
+    else this.meta.gen = { current: next, bitmap: g.bitmap, history: [g.current, g.history[0]] };
+  }
+
+  private newIo(p: IoPurpose): number {
+    const id = this.nextIo++;
+    this.io.set(id, p);
+    return id;
+  }
+
+  private commit(): Effect {
+    return { kind: "meta-commit", meta: cloneMeta(this.meta) };
+  }
+
+  private log(level: "info" | "warn" | "error", message: string): Effect {
+    return { kind: "log", level, message };
+  }
+
+  describe(): string {
+    return `role ${this.role}, disk ${this.diskState}, connection ${this.conn}/${this.repl}, generation ${hex(this.meta.gen.current)}, out of sync ${this.outOfSyncRegions} regions`;
+  }
+}
+
+export { Bitmap };

@@ -1,0 +1,87 @@
+// Types shared by the replication core, its messages and its drivers.
+import type { Hello, Protocol, Role, SplitBrainPolicy } from "./handshake.ts";
+import { Flag, type VolumeMeta } from "./metadata.ts";
+
+export type DiskState = "UpToDate" | "Outdated" | "Inconsistent" | "Diskless";
+/** StandAlone: not trying; Connecting: waiting for the transport; Handshake: Hellos exchanged. */
+export type ConnState = "StandAlone" | "Connecting" | "Handshake" | "Connected";
+export type ReplState = "Off" | "Established" | "SyncSource" | "SyncTarget";
+
+export interface CoreConfig {
+  nodeId: number;
+  volume: string;
+  protocol: Protocol;
+  splitBrain: SplitBrainPolicy;
+  /** resource-only: a Primary that loses its peer suspends acknowledgements until the cluster outdates the peer. */
+  fencing: "resource-only" | "none";
+  /** Protocol A: bytes sent and not yet received by the peer before the congestion policy applies. */
+  sendQueueMax_bytes: number;
+  /** block: stop taking writes until the queue drains; disconnect: drop the peer and resync later. */
+  congestion: "block" | "disconnect";
+  resyncInFlightMax: number;
+  /** A fresh random 64-bit generation id (crypto in production, seeded in the simulator). */
+  newGeneration: () => bigint;
+}
+
+export const DEFAULT_CONFIG: Omit<CoreConfig, "nodeId" | "volume" | "newGeneration"> = {
+  protocol: "C",
+  splitBrain: "disconnect",
+  fencing: "resource-only",
+  sendQueueMax_bytes: 64 * 1024 * 1024,
+  congestion: "block",
+  resyncInFlightMax: 8,
+};
+
+export type PeerMsg =
+  | { t: "hello"; hello: Hello }
+  | { t: "data"; seq: number; offset_bytes: number; data: Uint8Array; fua: boolean }
+  | { t: "flush"; seq: number }
+  | { t: "ack"; seq: number; kind: "recv" | "write" | "flush"; ok: boolean }
+  | { t: "rs-data"; region: number; data: Uint8Array }
+  | { t: "rs-ack"; region: number }
+  | { t: "rs-done"; current: bigint };
+
+export type Effect =
+  | { kind: "send"; msg: PeerMsg }
+  | { kind: "disk-write"; io: number; offset_bytes: number; data: Uint8Array; fua: boolean }
+  | { kind: "disk-read"; io: number; offset_bytes: number; length_bytes: number }
+  | { kind: "disk-flush"; io: number }
+  /** Synchronous: durable before the next effect runs. */
+  | { kind: "meta-commit"; meta: VolumeMeta }
+  | { kind: "ack"; req: number; ok: boolean; error?: string }
+  /** Fencing hook: ask the cluster to mark the peer Outdated; answer with fenceConfirmed(). */
+  | { kind: "outdate-peer" }
+  /** Close the transport to the peer. */
+  | { kind: "disconnect"; reason: string }
+  | { kind: "split-brain"; reason: string }
+  /** Copy these regions aside before this node's data is overwritten (split-brain victim). */
+  | { kind: "preserve-divergent"; regions: number[]; reason: string }
+  | { kind: "log"; level: "info" | "warn" | "error"; message: string };
+
+export type IoPurpose =
+  | { kind: "app-write"; req: number }
+  | { kind: "app-flush"; req: number }
+  | { kind: "peer-write"; seq: number; resync: number | null; epoch: number }
+  | { kind: "peer-flush"; seq: number; resync: null; epoch: number }
+  | { kind: "rs-read"; region: number; epoch: number };
+
+export interface PromoteResult {
+  ok: boolean;
+  message: string;
+  effects: Effect[];
+}
+
+export function handshakeHello(cfg: CoreConfig, meta: VolumeMeta, role: Role, discardMyData: boolean): Hello {
+  return {
+    nodeId: cfg.nodeId,
+    uuid: meta.uuid,
+    size_bytes: meta.size_bytes,
+    protocol: cfg.protocol,
+    role,
+    consistent: (meta.flags & Flag.CONSISTENT) !== 0,
+    outdated: (meta.flags & Flag.OUTDATED) !== 0,
+    gen: { ...meta.gen, history: [meta.gen.history[0], meta.gen.history[1]] },
+    bitmap: meta.bitmap.bits.slice(),
+    discardMyData,
+  };
+}
