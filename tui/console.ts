@@ -31,6 +31,9 @@ export async function runConsole(opts: ConsoleOptions): Promise<number> {
   const stderr = (line: string) => process.stderr.write(`hapd console: ${line}\n`);
   // ink loads react-devtools-core when DEV=true; the compiled binary carries only a stub.
   delete process.env.DEV;
+  // ink renders only the last frame when it thinks it runs under CI (is-ci reads CI at import):
+  // a console started from such an environment would stay blank. It is a console; say so.
+  if (process.env.CI) process.env.CI = "false";
   // Without cursor addressing every change reprints the whole screen: refresh less often.
   const refresh_ms = opts.refresh_ms ?? (caps.dumb ? DUMB_REFRESH_MS : DEFAULT_REFRESH_MS);
   const { mountConsole } = await import("./mount.ts");

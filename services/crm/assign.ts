@@ -40,7 +40,9 @@ import {
   resourceLocation,
   rscLocation,
   rscState,
+  compareNodes,
   glibIter,
+  glibMergeSort,
   sortAllowed,
   sortNodes,
   strcmp,
@@ -973,7 +975,10 @@ function getNodeWeight(node: WNode | null, nodes: Map<string, NodeScore> | null)
 
 /** pcmk__sort_resources(): the assignment order used by the utilization placement strategies. */
 export function sortResources(ws: WorkingSet): void {
-  const nodes = sortNodes(ws, ws.nodes.map((n) => ({ node: n, weight: n.weight, count: 0, discover: 0 })), null);
+  const nodes = glibMergeSort(
+    ws.nodes.map((n) => ({ node: n, weight: n.weight, count: 0, discover: 0 })),
+    (a, b) => compareNodes(ws, a, b, null),
+  );
   const scores = new Map<WRsc, Map<string, NodeScore> | null>();
   const scoresOf = (r: WRsc) => {
     if (!scores.has(r)) {

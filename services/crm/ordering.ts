@@ -197,23 +197,21 @@ export function applyOrderings(ws: WorkingSet): void {
 
 // --- action flags per resource kind -------------------------------------------------------------
 
+/** get_complex_task(): a collective's "stopped"/"running"/... is its primitive members' stop/start/... */
 function complexTask(r: WRsc, task: string): string {
-  // Collective "stopped"/"started"/... map to the members' "stop"/"start"/...
-  if (r.variant !== Variant.Primitive || true) {
-    switch (task) {
-      case "stopped":
-        return "stop";
-      case "running":
-        return "start";
-      case "demoted":
-        return "demote";
-      case "promoted":
-        return "promote";
-      default:
-        return task;
-    }
+  if (r.variant !== Variant.Primitive) return task;
+  switch (task) {
+    case "stopped":
+      return "stop";
+    case "running":
+      return "start";
+    case "demoted":
+      return "demote";
+    case "promoted":
+      return "promote";
+    default:
+      return task;
   }
-  return task;
 }
 
 function groupActionFlags(ws: WorkingSet, a: Action, node: WNode | null): number {

@@ -661,17 +661,18 @@ function isoDuration_ms(t: string): number | null {
 // g_hash_table_get_values() with glib's merge sort. With a total order the result does not
 // depend on either; the "balanced" placement strategy's capacity comparison is not transitive,
 // so there the order of the hash table and the exact merge sort decide ties. These reproduce
-// both (glib 2.x: string keys hashed with djb2, index = hash * 11 mod prime, quadratic probing,
+// both (Pacemaker's string hash, glib 2.x's index = hash * 11 mod prime, quadratic probing,
 // values listed by prepending in bucket order).
 
 const PRIME_MOD = [1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521];
 
+/** pcmk__str_hash(): Pacemaker's string hash for its tables (h = h * 31 + c over signed chars). */
 function strHash(s: string): number {
-  let h = 5381;
+  let h = 0;
   const bytes = Buffer.from(s, "utf8");
   for (const b of bytes) {
-    const c = b >= 128 ? b - 256 : b; // glib walks a signed char
-    h = (Math.imul(h, 33) + c) >>> 0;
+    const c = b >= 128 ? b - 256 : b;
+    h = (Math.imul(h, 31) + c) >>> 0;
   }
   return h;
 }
@@ -684,7 +685,7 @@ export function glibBucketOrder(keys: readonly string[]): string[] {
   let hashes: number[] = new Array<number>(size).fill(0);
   const place = (key: string, hash: number) => {
     const mod = PRIME_MOD[shift]!;
-    let index = Number((BigInt(hash) * 11n) % BigInt(mod));
+    let index = (Math.imul(hash, 11) >>> 0) % mod; // guint arithmetic wraps
     let step = 0;
     while (slots[index] !== null) {
       if (slots[index] === key) return;

@@ -148,8 +148,40 @@ export function newWorkingSet(input: ClusterInput, now_s: number): WorkingSet {
 
 // --- nodes -----------------------------------------------------------------------------------
 
+/** pcmk__numeric_strcasecmp(): case-insensitive, digit runs compared as numbers. */
+export function numericStrcasecmp(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  const digit = (c: string | undefined) => c !== undefined && c >= "0" && c <= "9";
+  while (i < a.length && j < b.length) {
+    if (digit(a[i]) && digit(b[j])) {
+      let ei = i;
+      while (digit(a[ei])) ei++;
+      let ej = j;
+      while (digit(b[ej])) ej++;
+      const n1 = Number(a.slice(i, ei));
+      const n2 = Number(b.slice(j, ej));
+      if (n1 !== n2) return n1 < n2 ? -1 : 1;
+      if (ei - i !== ej - j) return ei - i < ej - j ? -1 : 1;
+      i = ei;
+      j = ej;
+    } else {
+      const c1 = a[i]!.toLowerCase();
+      const c2 = b[j]!.toLowerCase();
+      if (c1 !== c2) return c1 < c2 ? -1 : 1;
+      i++;
+      j++;
+    }
+  }
+  if (i >= a.length && j < b.length) return -1;
+  if (i < a.length && j >= b.length) return 1;
+  return 0;
+}
+
 export function unpackNodes(ws: WorkingSet, input: ClusterInput): void {
-  input.config.nodes.forEach((def, index) => {
+  // Pacemaker keeps its node list sorted by name.
+  const sorted = [...input.config.nodes].sort((a, b) => numericStrcasecmp(a.uname, b.uname));
+  sorted.forEach((def, index) => {
     const node: WNode = {
       id: def.id,
       uname: def.uname,

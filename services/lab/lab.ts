@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { dirname } from "node:path";
 import { readSecretFile } from "../fencing/ipmi-device.ts";
 import { type LabMode, type LabNode, type LabPlan, hostCmdScript, netnsCommands, nodeConfigYaml, planLab } from "./plan.ts";
+import { kernelHasNetem } from "./impair.ts";
 
 export interface LabState {
   version: 1;
@@ -318,7 +319,8 @@ export async function labUp(o: UpOptions): Promise<number> {
   o.out(`  logs:    tail -f ${o.dir}/*/node.log`);
   if (mode === "netns") {
     o.out(`  faults:  ip -n ${plan.nodes[0]!.netns} link set ring0 down`);
-    o.out(`           tc -n ${plan.nodes[0]!.netns} qdisc add dev ring0 root netem loss 20% delay 50ms 50ms`);
+    if (kernelHasNetem()) o.out(`           tc -n ${plan.nodes[0]!.netns} qdisc add dev ring0 root netem loss 20% delay 50ms 50ms`);
+    else o.out(`           ip netns exec ${plan.nodes[0]!.netns} nft add table inet t \\; add chain inet t o '{ type filter hook output priority 0; }' \\; add rule inet t o oifname ring0 numgen random mod 100 '<' 20 drop   (this kernel has no netem)`);
   }
   o.out(`  kill:    kill -9 $(cat ${o.dir}/host-b/node.pid)`);
   o.out(`  restart: ${hapd} demo --restart host-b${custom ? ` --dir ${o.dir}` : ""}`);

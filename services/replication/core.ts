@@ -145,7 +145,7 @@ export class ReplicationCore {
           ? "the cluster marked this disk Outdated: the peer acknowledged writes this disk does not have"
           : "this disk is Inconsistent: a resync did not finish, parts of it are older than others";
       if (!force) return { ok: false, message: `volume ${this.cfg.volume}: refusing promotion: ${why}. Promote the peer, or use force to accept losing those writes`, effects: [] };
-      out.push(this.log("error", `volume ${this.cfg.volume}: FORCED promotion of a ${ds} disk: ${why}. Writes acknowledged elsewhere may be lost and a split brain will be reported when the peers meet`));
+      out.push(this.log("error", `volume ${this.cfg.volume}: FORCED promotion of a disk in state ${ds}: ${why}. Writes acknowledged elsewhere may be lost and a split brain will be reported when the peers meet`));
       this.meta.flags |= Flag.CONSISTENT;
       this.meta.flags &= ~Flag.OUTDATED;
     }
@@ -338,6 +338,7 @@ export class ReplicationCore {
         w.localDone = true;
         if (!ok) w.error = "local disk write failed";
         this.finishWrite(w, out);
+        this.resyncPump(out);
         break;
       }
       case "app-flush": {
@@ -504,6 +505,9 @@ export class ReplicationCore {
     for (const r of this.meta.bitmap.dirty()) {
       if (this.rsReading.size + this.rsSent.size >= this.cfg.resyncInFlightMax) break;
       if (this.rsReading.has(r) || this.rsSent.has(r)) continue;
+      // A read racing a local write that is not on the disk yet could send stale data after
+      // that write's Data message; wait for the write to land (diskDone pumps again).
+      if (this.localWriteInFlight(r)) continue;
       this.startResyncRead(r, out);
     }
     if (this.meta.bitmap.count() === 0 && this.rsReading.size === 0 && this.rsSent.size === 0) {
@@ -512,6 +516,11 @@ export class ReplicationCore {
       this.retireBitmapGeneration();
       out.push(this.commit(), this.log("info", `volume ${this.cfg.volume}: resync finished`));
     }
+  }
+
+  private localWriteInFlight(region: number): boolean {
+    for (const w of this.writes.values()) if (!w.localDone && w.regions.includes(region)) return true;
+    return false;
   }
 
   private startResyncRead(region: number, out: Effect[]): void {
@@ -526,7 +535,8 @@ export class ReplicationCore {
     if (epoch !== this.epoch || r === undefined) return;
     this.rsReading.delete(region);
     if (this.repl !== "SyncSource") return;
-    if (r.redo || data === undefined) return this.startResyncRead(region, out);
+    // Written meanwhile: read again once that write is on the disk (resyncPump checks).
+    if (r.redo || data === undefined) return this.resyncPump(out);
     this.rsSent.add(region);
     out.push({ kind: "send", msg: { t: "rs-data", region, data } });
   }
@@ -550,7 +560,9 @@ export class ReplicationCore {
     const out: Effect[] = [];
     if (this.conn !== "Handshake" && this.conn !== "Connected") return out;
     const wasReplicating = this.replicating();
-    const peerWasUpToDate = this.peer !== null && this.peer.consistent && !this.peer.outdated && this.repl !== "SyncSource";
+    // Established means the peer's disk is UpToDate (a target becomes so only at rs-done); a
+    // sync target is Inconsistent and cannot be promoted, so it needs no fencing.
+    const peerWasUpToDate = this.conn === "Connected" && this.repl === "Established";
     this.conn = "Connecting";
     this.repl = "Off";
     this.peer = null;

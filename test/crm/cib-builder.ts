@@ -65,7 +65,7 @@ export interface CloneSpec {
   id: string;
   promotable?: boolean;
   meta?: Record<string, string>;
-  child: PrimitiveSpec;
+  child: PrimitiveSpec | GroupSpec;
 }
 
 export type ResourceSpec = PrimitiveSpec | GroupSpec | CloneSpec;
@@ -154,7 +154,7 @@ function resourceXml(r: ResourceSpec, indent: string): string {
     const meta = { ...(r.promotable ? { promotable: "true" } : {}), ...(r.meta ?? {}) };
     let out = `${indent}<clone id="${esc(r.id)}">\n`;
     out += nvset("meta_attributes", `${r.id}-meta_attributes`, meta, `${indent}  `);
-    out += primitiveXml(r.child, !!r.promotable, `${indent}  `);
+    out += r.child.kind === "group" ? resourceXml(r.child, `${indent}  `) : primitiveXml(r.child, !!r.promotable, `${indent}  `);
     return `${out}${indent}</clone>\n`;
   }
   return primitiveXml(r, false, indent);
@@ -164,7 +164,11 @@ function allPrimitives(spec: ClusterSpec): Prim[] {
   const out: Prim[] = [];
   for (const r of spec.resources) {
     if (r.kind === "group") for (const m of r.members) out.push({ spec: m, historyId: m.id, promotable: false, cloneInstance: false });
-    else if (r.kind === "clone") out.push({ spec: r.child, historyId: r.child.id, promotable: !!r.promotable, cloneInstance: true });
+    else if (r.kind === "clone") {
+      const c = r.child;
+      if (c.kind === "group") for (const m of c.members) out.push({ spec: m, historyId: m.id, promotable: !!r.promotable, cloneInstance: true });
+      else out.push({ spec: c, historyId: c.id, promotable: !!r.promotable, cloneInstance: true });
+    }
     else out.push({ spec: r, historyId: r.id, promotable: false, cloneInstance: false });
   }
   return out;

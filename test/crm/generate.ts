@@ -126,7 +126,8 @@ function nodeLoss(p: Pick, seed: number, now_s: number): Scenario {
   }
   const lost = p.one(hostNames);
   const lostNode = nodes.find((x) => x.name === lost)!;
-  lostNode.state = p.one(["lost", "lost", "lost", "crmd-down", "unseen"] as const);
+  if (p.bool(0.15)) lostNode.transient = { shutdown: String(now_s - 5) };
+  else lostNode.state = p.one(["lost", "lost", "lost", "crmd-down", "unseen"] as const);
   const constraints = [...locPrefs(p, ids, hostNames), ...arbitratorBan(["fence-ipmi", ...ids], arb)];
   const props: Record<string, string> = {};
   if (p.bool(0.2)) props["stonith-action"] = "off";
@@ -362,7 +363,13 @@ function clones(p: Pick, seed: number, now_s: number): Scenario {
   const meta: Record<string, string> = {};
   if (p.bool(0.3)) meta["clone-max"] = String(p.int(1, hostNames.length));
   if (p.bool(0.3)) meta["interleave"] = "true";
-  resources.push({ kind: "clone", id: "ping-clone", meta, child: ping });
+  if (p.bool(0.3)) {
+    // A cloned group: the base services every host runs, in order.
+    const second: PrimitiveSpec = { id: "ping-agent", running: ping.running?.filter(() => p.bool(0.9)) ?? [] };
+    resources.push({ kind: "clone", id: "ping-clone", meta, child: { kind: "group", id: "base", members: [ping, second] } });
+  } else {
+    resources.push({ kind: "clone", id: "ping-clone", meta, child: ping });
+  }
   const ids = Array.from({ length: p.int(1, 3) }, (_, i) => `web${i + 1}`);
   const constraints: string[] = [...arbitratorBan(["fence-ipmi", "ping-clone", ...ids], arb)];
   for (const id of ids) {

@@ -28,7 +28,7 @@ export function must(argv: string[]): string {
   return r.stdout;
 }
 
-export async function until(dir: string, node: string, what: string, ok: (s: StatusReport) => boolean, timeout_ms = 10_000): Promise<StatusReport> {
+export async function until(dir: string, node: string, what: string, ok: (s: StatusReport) => boolean, timeout_ms = 20_000): Promise<StatusReport> {
   return waitFor(`${node}: ${what}`, timeout_ms, async () => {
     const s = await labStatus(dir, node);
     return ok(s) ? s : null;

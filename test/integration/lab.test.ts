@@ -56,7 +56,7 @@ async function killAndFence(node: string): Promise<void> {
 }
 
 async function waitForEvent(node: string, ok: (e: FenceEvent) => boolean): Promise<FenceEvent> {
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const events = (await queryNode(labSocket(DIR, node), "fence-history")) as FenceEvent[];
     const hit = events.find(ok);
@@ -165,8 +165,8 @@ describe.skipIf(skip !== null)(`lab integration${skip ? ` (skipped: ${skip})` : 
   it("kill -9 of a host: the survivors re-form, fence it through its BMC (chassis reads off); powered on, it rejoins", async () => {
     const t0 = Date.now();
     kill9("host-a");
-    await until(DIR, "host-b", "view without host-a", (s) => members(s) === "arb,host-b" && s.quorum.quorate, 5000);
-    await until(DIR, "arb", "view without host-a", (s) => members(s) === "arb,host-b" && s.quorum.quorate, 5000);
+    await until(DIR, "host-b", "view without host-a", (s) => members(s) === "arb,host-b" && s.quorum.quorate, 20_000);
+    await until(DIR, "arb", "view without host-a", (s) => members(s) === "arb,host-b" && s.quorum.quorate, 20_000);
     const e = await fencedOk("host-b", "host-a", t0);
     expect(e.executor).toBe("host-b");
     expect(e.device).toMatch(/^ipmi:10\.70\.0\.101:/);
@@ -189,7 +189,7 @@ describe.skipIf(skip !== null)(`lab integration${skip ? ` (skipped: ${skip})` : 
     must(["ip", "netns", "exec", ns("hapd-sw"), "true"]);
     const { labBmcAction } = await import("../../services/lab/lab.ts");
     expect(labBmcAction(state(), "host-b", "off").code).toBe(0);
-    await until(DIR, "host-a", "view without host-b", (s) => members(s) === "arb,host-a" && s.quorum.quorate, 5000);
+    await until(DIR, "host-a", "view without host-b", (s) => members(s) === "arb,host-a" && s.quorum.quorate, 20_000);
     const e = await fencedOk("host-a", "host-b", t0);
     expect(e.detail).toMatch(/off/);
     await restart("host-b");

@@ -141,7 +141,7 @@ describe("split brain", () => {
     expect(refused.message).toMatch(/Outdated.*force/);
     const forced = sim.promote(b, true);
     expect(forced.ok).toBe(true);
-    expect(b.log.some((l) => /FORCED promotion of a Outdated disk/.test(l))).toBe(true);
+    expect(b.log.some((l) => /FORCED promotion of a disk in state Outdated/.test(l))).toBe(true);
     sim.runFor(5); // B's own fencing: A is Primary, the cluster cannot outdate it
     sim.exec(b, b.c.fenceConfirmed());
     const bClient = new Client(sim, b, BLOCKS);
@@ -177,14 +177,20 @@ describe("split brain", () => {
     sim.heal();
     sim.runFor(50);
     expect(b.c.conn).toBe("StandAlone");
-    expect(b.c.demote().ok).toBe(true);
+    const demoted = b.c.demote();
+    expect(demoted.ok).toBe(true);
+    sim.exec(b, demoted.effects);
+    const mark = b.effects.length;
     sim.exec(b, b.c.discardLocalData());
     sim.exec(a, a.c.connect());
     expect(sim.runUntil(() => sim.inSync(), 1000)).toBe(true);
-    const effects = b.effects.map((e) => e.kind);
-    const preserved = effects.lastIndexOf("preserve-divergent");
-    expect(preserved).toBeGreaterThan(0);
-    expect(b.effects.slice(0, preserved).filter((e) => e.kind === "disk-write").length).toBeLessThan(effects.length);
+    const after = b.effects.slice(mark).map((e) => e.kind);
+    const preserved = after.indexOf("preserve-divergent");
+    // The copy of the victim's divergent regions is asked for before any data of it is overwritten.
+    expect(preserved).toBeGreaterThanOrEqual(0);
+    expect(after.indexOf("disk-write")).toBeGreaterThan(preserved);
+    const pd = b.effects.slice(mark).find((e) => e.kind === "preserve-divergent");
+    expect(pd?.kind === "preserve-divergent" && pd.regions.length).toBeGreaterThan(0);
     sim.runFor(20);
     expect(digest(b.data.current)).toBe(digest(a.data.current));
     expect(client.check(b.data.current, client.lastAcked)).toEqual([]);
@@ -231,38 +237,36 @@ describe("promotion and fencing", () => {
   });
 
   it("a Primary that loses its peer acknowledges nothing until the cluster confirms the peer is outdated", () => {
-    const { sim, a, b, client } = setup(12, { fencing: "resource-only" });
-    // Block the cluster: B's outdate will not be answered.
+    const sim = new ReplSim({ seed: 12, config: { fencing: "resource-only" } });
+    expect(sim.runUntil(() => sim.inSync(), 100)).toBe(true);
+    const [a, b] = sim.nodes;
+    sim.promote(a);
     const acks: number[] = [];
     sim.onAck = (_n, req) => acks.push(req);
-    sim.cut();
-    sim.runFor(0.1);
-    // Prevent the automatic cluster answer by crashing the cluster path: run A's effects by hand.
-    void client;
-    sim.runFor(15);
-    expect(a.effects.some((e) => e.kind === "outdate-peer")).toBe(true);
-    expect(b.c.diskState).toBe("Outdated");
-    expect(a.c.suspended).toBe(false);
-    // Without an answer from the cluster, writes stay unacknowledged.
-    const c2 = a.c;
-    c2.demote();
-    const data = new Uint8Array(BLOCK_BYTES);
-    const lonely = new ReplSim({ seed: 99, config: { fencing: "resource-only" } });
-    expect(lonely.runUntil(() => lonely.inSync(), 100)).toBe(true);
-    const [la, lb] = lonely.nodes;
-    lonely.promote(la);
-    lonely.crash(lb); // the peer is gone...
-    const fx = la.c.transportDown("peer gone");
-    const got: number[] = [];
-    lonely.onAck = (_n, req) => got.push(req);
-    // ...and the fencing effect is held back (not executed), as if the cluster were slow.
+    sim.crash(b); // the peer is gone...
+    const fx = a.c.transportDown("peer gone");
     expect(fx.some((e) => e.kind === "outdate-peer")).toBe(true);
-    lonely.exec(la, fx.filter((e) => e.kind !== "outdate-peer"));
-    lonely.exec(la, la.c.write(1, 0, data, false));
-    lonely.runFor(50);
-    expect(got).toEqual([]);
-    lonely.exec(la, la.c.fenceConfirmed());
-    lonely.runFor(5);
-    expect(got).toEqual([1]);
+    // ...and the cluster has not answered yet: the fencing effect is held back.
+    sim.exec(a, fx.filter((e) => e.kind !== "outdate-peer"));
+    expect(a.c.suspended).toBe(true);
+    sim.exec(a, a.c.write(1, 0, new Uint8Array(BLOCK_BYTES).fill(1), false));
+    sim.exec(a, a.c.flush(2));
+    sim.runFor(50);
+    expect(acks).toEqual([]);
+    sim.exec(a, a.c.fenceConfirmed());
+    sim.runFor(5);
+    expect(acks.sort()).toEqual([1, 2]);
+    expect(a.c.outOfSyncRegions).toBe(1);
+  });
+
+  it("an Outdated disk refuses promotion until forced, and the cluster outdates only a Secondary", () => {
+    const { sim, a, b } = setup(13);
+    sim.cut();
+    sim.runFor(30);
+    expect(b.c.diskState).toBe("Outdated");
+    const r = b.c.promote();
+    expect(r.ok).toBe(false);
+    expect(r.message).toMatch(/volume vol0: refusing promotion: the cluster marked this disk Outdated/);
+    expect(a.c.outdate().ok).toBe(false);
   });
 });

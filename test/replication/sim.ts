@@ -47,7 +47,8 @@ export class ReplSim {
   readonly rng: Rng;
   readonly nodes: [SimNode, SimNode];
   linkUp = true;
-  private transport = { active: false, epoch: 0, lastDeliver_ms: [0, 0] };
+  /** draining: closed gracefully, messages already sent still arrive (TCP's FIN follows the data). */
+  private transport = { active: false, draining: false, epoch: 0, lastDeliver_ms: [0, 0] };
   readonly size_bytes: number;
   readonly region_bytes: number;
   private readonly cfg: Omit<CoreConfig, "nodeId" | "newGeneration">;
@@ -151,7 +152,7 @@ export class ReplSim {
           this.at(1, n, () => this.fencePeer(n));
           break;
         case "disconnect":
-          this.closeTransport();
+          this.closeTransport(true);
           break;
         case "log":
           n.log.push(`${this.now.toFixed(2)} ${e.level} ${e.message}`);
@@ -190,20 +191,22 @@ export class ReplSim {
     t.lastDeliver_ms[dir] = deliver;
     const epoch = t.epoch;
     this.q.push(deliver, () => {
-      if (!t.active || t.epoch !== epoch || !to.alive || to.transportEpoch !== epoch) return;
+      if (!(t.active || t.draining) || t.epoch !== epoch || !to.alive || to.transportEpoch !== epoch) return;
       this.exec(to, to.c.receive(msg));
     });
   }
 
-  private closeTransport(): void {
+  private closeTransport(graceful = false): void {
     const t = this.transport;
     if (!t.active) return;
     t.active = false;
+    t.draining = graceful;
     const epoch = t.epoch;
+    const drained_ms = graceful ? Math.max(...t.lastDeliver_ms) - this.now : 0;
     // Each side notices on its own schedule (TCP reset, keepalive, ping timeout).
     for (const n of this.nodes) {
       if (!n.alive) continue;
-      this.at(0.5 + this.rng.next() * 10, n, () => {
+      this.at(Math.max(0, drained_ms) + 0.5 + this.rng.next() * 10, n, () => {
         if (n.transportEpoch !== epoch) return;
         n.transportEpoch = 0;
         this.exec(n, n.c.transportDown("connection lost"));
@@ -217,6 +220,7 @@ export class ReplSim {
       const t = this.transport;
       if (!t.active && this.linkUp && a.alive && b.alive && a.c.conn === "Connecting" && b.c.conn === "Connecting" && a.transportEpoch === 0 && b.transportEpoch === 0) {
         t.active = true;
+        t.draining = false;
         t.epoch++;
         t.lastDeliver_ms = [this.now, this.now];
         a.transportEpoch = b.transportEpoch = t.epoch;
@@ -231,6 +235,7 @@ export class ReplSim {
 
   cut(): void {
     this.linkUp = false;
+    this.transport.draining = false;
     this.closeTransport();
   }
 

@@ -1,0 +1,153 @@
+// The replication peer messages on the wire (inside the authenticated frames of transport.ts).
+// decodeMessage is total: any bytes give a message or a reason, never an exception.
+import { ByteReader, ByteWriter, DecodeError } from "../shared/codec.ts";
+import type { Hello, Protocol, Role } from "./handshake.ts";
+import type { PeerMsg } from "./types.ts";
+
+export const MSG_VERSION = 1;
+/** Largest data payload: the NBD maximum request (32 MiB) or one resync region. */
+export const MSG_DATA_MAX_BYTES = 32 * 1024 * 1024;
+/** A bitmap of 1 MiB regions for a 64 TiB volume. */
+export const MSG_BITMAP_MAX_BYTES = 8 * 1024 * 1024;
+
+const T = { hello: 1, data: 2, flush: 3, ack: 4, "rs-data": 5, "rs-ack": 6, "rs-done": 7 } as const;
+const PROTOCOLS: Protocol[] = ["A", "B", "C"];
+const ROLES: Role[] = ["Primary", "Secondary"];
+const ACK_KINDS = ["recv", "write", "flush"] as const;
+
+function u64(w: ByteWriter, v: bigint): void {
+  w.u32(Number(v >> 32n) >>> 0).u32(Number(v & 0xffffffffn) >>> 0);
+}
+
+function readU64(r: ByteReader, what: string): bigint {
+  return (BigInt(r.u32(what)) << 32n) | BigInt(r.u32(what));
+}
+
+export function encodeMessage(m: PeerMsg): Uint8Array {
+  const w = new ByteWriter(64 + ("data" in m ? m.data.byteLength : m.t === "hello" ? m.hello.bitmap.byteLength : 0));
+  w.u8(MSG_VERSION).u8(T[m.t]);
+  switch (m.t) {
+    case "hello": {
+      const h = m.hello;
+      w.u8(h.nodeId).bytes(uuidToBytes(h.uuid)).u53(h.size_bytes).u8(PROTOCOLS.indexOf(h.protocol)).u8(ROLES.indexOf(h.role));
+      w.u8((h.consistent ? 1 : 0) | (h.outdated ? 2 : 0) | (h.discardMyData ? 4 : 0));
+      for (const g of [h.gen.current, h.gen.bitmap, h.gen.history[0], h.gen.history[1]]) u64(w, g);
+      w.u32(h.bitmap.byteLength).bytes(h.bitmap);
+      break;
+    }
+    case "data":
+      w.u53(m.seq).u53(m.offset_bytes).u8(m.fua ? 1 : 0).u32(m.data.byteLength).bytes(m.data);
+      break;
+    case "flush":
+      w.u53(m.seq);
+      break;
+    case "ack":
+      w.u53(m.seq).u8(ACK_KINDS.indexOf(m.kind)).u8(m.ok ? 1 : 0);
+      break;
+    case "rs-data":
+      w.u32(m.region).u32(m.data.byteLength).bytes(m.data);
+      break;
+    case "rs-ack":
+      w.u32(m.region);
+      break;
+    case "rs-done":
+      u64(w, m.current);
+      break;
+  }
+  return w.finish();
+}
+
+export type DecodeResult = { ok: true; msg: PeerMsg } | { ok: false; reason: string };
+
+export function decodeMessage(b: Uint8Array): DecodeResult {
+  try {
+    return { ok: true, msg: decode(new ByteReader(b)) };
+  } catch (e) {
+    if (e instanceof DecodeError) return { ok: false, reason: e.message };
+    throw e;
+  }
+}
+
+function pick<X>(xs: readonly X[], i: number, what: string): X {
+  const x = xs[i];
+  if (x === undefined) throw new DecodeError(`${what}: unknown value ${i}`);
+  return x;
+}
+
+function sized(r: ByteReader, max: number, what: string): Uint8Array {
+  const n = r.u32(`${what} length`);
+  if (n > max) throw new DecodeError(`${what}: ${n} bytes exceeds ${max}`);
+  return r.bytesOf(n, what).slice();
+}
+
+function decode(r: ByteReader): PeerMsg {
+  const version = r.u8("version");
+  if (version !== MSG_VERSION) throw new DecodeError(`message version ${version}, this build speaks ${MSG_VERSION}`);
+  const type = r.u8("type");
+  let m: PeerMsg;
+  switch (type) {
+    case T.hello: {
+      const nodeId = r.u8("node id");
+      const uuid = bytesToUuid(r.bytesOf(16, "uuid"));
+      const size_bytes = r.u53("size");
+      const protocol = pick(PROTOCOLS, r.u8("protocol"), "protocol");
+      const role = pick(ROLES, r.u8("role"), "role");
+      const flags = r.u8("flags");
+      if (flags > 7) throw new DecodeError(`hello flags 0x${flags.toString(16)} carry unknown bits`);
+      const gens = [0, 1, 2, 3].map(() => readU64(r, "generation"));
+      const bitmap = sized(r, MSG_BITMAP_MAX_BYTES, "bitmap");
+      const hello: Hello = {
+        nodeId, uuid, size_bytes, protocol, role,
+        consistent: (flags & 1) !== 0, outdated: (flags & 2) !== 0, discardMyData: (flags & 4) !== 0,
+        gen: { current: gens[0]!, bitmap: gens[1]!, history: [gens[2]!, gens[3]!] },
+        bitmap,
+      };
+      m = { t: "hello", hello };
+      break;
+    }
+    case T.data: {
+      const seq = r.u53("seq");
+      const offset_bytes = r.u53("offset");
+      const fua = r.u8("fua");
+      if (fua > 1) throw new DecodeError("fua must be 0 or 1");
+      m = { t: "data", seq, offset_bytes, fua: fua === 1, data: sized(r, MSG_DATA_MAX_BYTES, "data") };
+      break;
+    }
+    case T.flush:
+      m = { t: "flush", seq: r.u53("seq") };
+      break;
+    case T.ack: {
+      const seq = r.u53("seq");
+      const kind = pick(ACK_KINDS, r.u8("ack kind"), "ack kind");
+      const ok = r.u8("ok");
+      if (ok > 1) throw new DecodeError("ok must be 0 or 1");
+      m = { t: "ack", seq, kind, ok: ok === 1 };
+      break;
+    }
+    case T["rs-data"]:
+      m = { t: "rs-data", region: r.u32("region"), data: sized(r, MSG_DATA_MAX_BYTES, "resync data") };
+      break;
+    case T["rs-ack"]:
+      m = { t: "rs-ack", region: r.u32("region") };
+      break;
+    case T["rs-done"]:
+      m = { t: "rs-done", current: readU64(r, "generation") };
+      break;
+    default:
+      throw new DecodeError(`unknown message type ${type}`);
+  }
+  r.end("message");
+  return m;
+}
+
+function uuidToBytes(uuid: string): Uint8Array {
+  const hex = uuid.replace(/-/g, "");
+  const b = new Uint8Array(16);
+  for (let i = 0; i < 16; i++) b[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16) || 0;
+  return b;
+}
+
+function bytesToUuid(b: Uint8Array): string {
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}

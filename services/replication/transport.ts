@@ -1,0 +1,260 @@
+// The peer link between the hosts: TCP, authenticated and encrypted with the cluster key.
+//
+// On connect each side sends a plaintext preface: magic "HAPR", version, node id, cluster key id,
+// a fresh 16-byte nonce and the volume name. Each direction then gets its own AES-256-GCM key,
+// HMAC(cluster key, "hapd repl v1" | initiator nonce | responder nonce | sender id | volume), so a
+// key is never used on two connections. Frames are `length u32 | ciphertext | tag[16]`; the nonce
+// is a per-direction counter and the length is the associated data, so a replayed, reordered,
+// cut or altered frame fails authentication and closes the connection.
+//
+// PeerSession is the codec (no I/O); PeerLink is the edge (node:net) with reconnect.
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { connect, createServer, type Server, type Socket } from "node:net";
+import type { ClusterKey } from "../shared/wire.ts";
+import { ByteQueue } from "./nbd/byte-queue.ts";
+import { decodeMessage, encodeMessage, MSG_DATA_MAX_BYTES } from "./messages.ts";
+import type { PeerMsg } from "./types.ts";
+
+const MAGIC = 0x48415052; // "HAPR"
+const VERSION = 1;
+const NONCE_BYTES = 16;
+const TAG_BYTES = 16;
+const PREFACE_FIXED_BYTES = 4 + 1 + 1 + 4 + NONCE_BYTES + 2;
+export const FRAME_MAX_BYTES = MSG_DATA_MAX_BYTES + 4096;
+
+export type SessionEvent = { kind: "message"; msg: PeerMsg } | { kind: "ready"; peerId: number } | { kind: "error"; reason: string };
+
+export class PeerSession {
+  private readonly input = new ByteQueue();
+  private readonly nonce: Uint8Array;
+  private sendKey: Buffer | null = null;
+  private recvKey: Buffer | null = null;
+  private sendCounter = 0n;
+  private recvCounter = 0n;
+  private failed = false;
+  peerId = 0;
+
+  constructor(
+    private readonly key: ClusterKey,
+    private readonly selfId: number,
+    private readonly volume: string,
+    private readonly initiator: boolean,
+    nonce?: Uint8Array,
+  ) {
+    this.nonce = nonce ?? new Uint8Array(randomBytes(NONCE_BYTES));
+  }
+
+  get ready(): boolean {
+    return this.sendKey !== null;
+  }
+
+  preface(): Uint8Array {
+    const name = new TextEncoder().encode(this.volume);
+    const b = new Uint8Array(PREFACE_FIXED_BYTES + name.byteLength);
+    const v = new DataView(b.buffer);
+    v.setUint32(0, MAGIC);
+    v.setUint8(4, VERSION);
+    v.setUint8(5, this.selfId);
+    v.setUint32(6, this.key.keyId);
+    b.set(this.nonce, 10);
+    v.setUint16(26, name.byteLength);
+    b.set(name, 28);
+    return b;
+  }
+
+  seal(msg: PeerMsg): Uint8Array {
+    if (!this.sendKey) throw new Error("session not ready");
+    const plain = encodeMessage(msg);
+    const head = new Uint8Array(4);
+    new DataView(head.buffer).setUint32(0, plain.byteLength + TAG_BYTES);
+    const c = createCipheriv("aes-256-gcm", this.sendKey, counterNonce(this.sendCounter++));
+    c.setAAD(head);
+    const body = Buffer.concat([head, c.update(plain), c.final(), c.getAuthTag()]);
+    return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  }
+
+  /** Total: any bytes give events; after an error the session is dead and yields nothing more. */
+  receive(bytes: Uint8Array): SessionEvent[] {
+    if (this.failed) return [];
+    this.input.push(bytes);
+    const out: SessionEvent[] = [];
+    while (!this.failed) {
+      const ev = this.recvKey ? this.nextFrame() : this.nextPreface();
+      if (ev === null) break;
+      out.push(ev);
+      if (ev.kind === "error") this.failed = true;
+    }
+    return out;
+  }
+
+  private nextPreface(): SessionEvent | null {
+    if (this.input.length < PREFACE_FIXED_BYTES) return null;
+    const v = new DataView(this.input.peek(PREFACE_FIXED_BYTES).slice().buffer);
+    if (v.getUint32(0) !== MAGIC) return { kind: "error", reason: "peer did not send the replication preface (wrong port or protocol)" };
+    if (v.getUint8(4) !== VERSION) return { kind: "error", reason: `peer speaks replication transport version ${v.getUint8(4)}, we speak ${VERSION}` };
+    const nameLen = v.getUint16(26);
+    if (this.input.length < PREFACE_FIXED_BYTES + nameLen) return null;
+    const p = this.input.take(PREFACE_FIXED_BYTES + nameLen);
+    const peerId = v.getUint8(5);
+    const keyId = v.getUint32(6);
+    const peerNonce = p.slice(10, 10 + NONCE_BYTES);
+    const name = new TextDecoder().decode(p.subarray(PREFACE_FIXED_BYTES));
+    if (keyId !== this.key.keyId) return { kind: "error", reason: `node ${peerId} uses another cluster key (id ${keyId.toString(16)}, ours ${this.key.keyId.toString(16)})` };
+    if (name !== this.volume) return { kind: "error", reason: `node ${peerId} offers volume ${JSON.stringify(name)}, this link serves ${JSON.stringify(this.volume)}` };
+    if (peerId === this.selfId) return { kind: "error", reason: `peer claims our own node id ${peerId}` };
+    const [ni, nr] = this.initiator ? [this.nonce, peerNonce] : [peerNonce, this.nonce];
+    this.sendKey = this.derive(ni, nr, this.selfId);
+    this.recvKey = this.derive(ni, nr, peerId);
+    this.peerId = peerId;
+    return { kind: "ready", peerId };
+  }
+
+  private derive(ni: Uint8Array, nr: Uint8Array, sender: number): Buffer {
+    return this.key.mac("hapd repl v1", Buffer.concat([ni, nr, Buffer.from([sender]), Buffer.from(this.volume)]));
+  }
+
+  private nextFrame(): SessionEvent | null {
+    if (this.input.length < 4) return null;
+    const head = this.input.peek(4).slice();
+    const len = new DataView(head.buffer).getUint32(0);
+    if (len < TAG_BYTES || len > FRAME_MAX_BYTES) return { kind: "error", reason: `frame of ${len} bytes is out of bounds` };
+    if (this.input.length < 4 + len) return null;
+    this.input.skip(4);
+    const body = this.input.take(len);
+    const d = createDecipheriv("aes-256-gcm", this.recvKey!, counterNonce(this.recvCounter++));
+    d.setAAD(head);
+    d.setAuthTag(body.subarray(len - TAG_BYTES));
+    let plain: Buffer;
+    try {
+      plain = Buffer.concat([d.update(body.subarray(0, len - TAG_BYTES)), d.final()]);
+    } catch {
+      return { kind: "error", reason: "frame failed authentication (altered, replayed or out of order)" };
+    }
+    const r = decodeMessage(new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength));
+    if (!r.ok) return { kind: "error", reason: `undecodable message from node ${this.peerId}: ${r.reason}` };
+    return { kind: "message", msg: r.msg };
+  }
+}
+
+function counterNonce(n: bigint): Buffer {
+  const b = Buffer.alloc(12);
+  b.writeBigUInt64BE(n, 4);
+  return b;
+}
+
+export interface PeerLinkOptions {
+  key: ClusterKey;
+  selfId: number;
+  peerId: number;
+  volume: string;
+  /** The lower node id listens, the higher connects: one connection, no tie to break. */
+  listen: { host: string; port: number };
+  reconnectMin_ms?: number;
+  reconnectMax_ms?: number;
+  onUp: () => void;
+  onMessage: (msg: PeerMsg) => void;
+  onDown: (reason: string) => void;
+}
+
+export class PeerLink {
+  private server: Server | null = null;
+  private socket: Socket | null = null;
+  private session: PeerSession | null = null;
+  private stopped = false;
+  private backoff_ms: number;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(private readonly o: PeerLinkOptions) {
+    this.backoff_ms = o.reconnectMin_ms ?? 100;
+  }
+
+  private get listens(): boolean {
+    return this.o.selfId < this.o.peerId;
+  }
+
+  async start(): Promise<void> {
+    if (this.listens) {
+      const server = createServer((s) => {
+        if (this.socket) return void s.destroy(); // one peer connection at a time
+        this.attach(s, false);
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(this.o.listen.port, this.o.listen.host, () => resolve());
+      });
+      this.server = server;
+    } else this.dial();
+  }
+
+  get connected(): boolean {
+    return this.session?.ready ?? false;
+  }
+
+  send(msg: PeerMsg): boolean {
+    if (!this.socket || !this.session?.ready) return false;
+    return this.socket.write(this.session.seal(msg));
+  }
+
+  /** Drop the current connection (the core asked to disconnect); reconnecting continues. */
+  drop(reason: string): void {
+    this.socket?.destroy(new Error(reason));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.socket?.destroy();
+    const s = this.server;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  private dial(): void {
+    if (this.stopped) return;
+    const s = connect(this.o.listen.port, this.o.listen.host);
+    s.once("connect", () => {
+      this.backoff_ms = this.o.reconnectMin_ms ?? 100;
+    });
+    this.attach(s, true);
+  }
+
+  private attach(s: Socket, initiator: boolean): void {
+    this.socket = s;
+    s.setNoDelay(true);
+    const session = new PeerSession(this.o.key, this.o.selfId, this.o.volume, initiator);
+    this.session = session;
+    let up = false;
+    let reason = "connection closed";
+    s.on("connect", () => s.write(session.preface()));
+    if (!initiator) s.write(session.preface());
+    s.on("data", (b: Buffer) => {
+      for (const ev of session.receive(new Uint8Array(b.buffer, b.byteOffset, b.byteLength))) {
+        if (ev.kind === "error") {
+          reason = ev.reason;
+          s.destroy();
+        } else if (ev.kind === "ready") {
+          if (ev.peerId !== this.o.peerId) {
+            reason = `expected node ${this.o.peerId}, node ${ev.peerId} connected`;
+            s.destroy();
+            return;
+          }
+          up = true;
+          this.o.onUp();
+        } else this.o.onMessage(ev.msg);
+      }
+    });
+    s.on("error", (e) => {
+      reason = e.message;
+    });
+    s.on("close", () => {
+      if (this.socket === s) {
+        this.socket = null;
+        this.session = null;
+      }
+      if (up) this.o.onDown(reason);
+      if (initiator && !this.stopped) {
+        this.timer = setTimeout(() => this.dial(), this.backoff_ms);
+        this.backoff_ms = Math.min(this.backoff_ms * 2, this.o.reconnectMax_ms ?? 2000);
+      }
+    });
+  }
+}

@@ -1,0 +1,239 @@
+// The edge of one replicated volume on one node: the ReplicationCore driven by real I/O — the
+// backing file (FileBackend), the metadata file (MetaStore over FdMetaDevice) and the peer link
+// (PeerLink). It is itself a BlockBackend, so the NBD server can serve it to QEMU unchanged.
+import * as fs from "node:fs";
+import { randomBytes } from "node:crypto";
+import { FileBackend, type BlockBackend } from "./backend.ts";
+import { ReplicationCore } from "./core.ts";
+import { FdMetaDevice, Flag, MetaStore } from "./metadata.ts";
+import { PeerLink } from "./transport.ts";
+import { DEFAULT_CONFIG, type CoreConfig, type Effect } from "./types.ts";
+import type { ClusterKey } from "../shared/wire.ts";
+
+export interface VolumeOptions {
+  name: string;
+  dataPath: string;
+  metaPath: string;
+  nodeId: number;
+  peerId: number;
+  key: ClusterKey;
+  /** Where the lower node id listens and the higher one connects. */
+  peerAddress: { host: string; port: number };
+  config?: Partial<CoreConfig>;
+  /** Fencing hook: ask the cluster to outdate the peer; resolve true once it confirmed. */
+  outdatePeer?: () => Promise<boolean>;
+  /** Divergent regions of a split-brain victim are copied here before being overwritten. */
+  preserveDir?: string;
+  log?: (level: string, message: string) => void;
+}
+
+const ZERO_CHUNK_BYTES = 1024 * 1024;
+
+export function newGeneration(): bigint {
+  return randomBytes(8).readBigUInt64BE(0) | 1n;
+}
+
+export class Volume implements BlockBackend {
+  readonly core: ReplicationCore;
+  private readonly link: PeerLink;
+  private nextReq = 1;
+  private closed = false;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+
+  private constructor(
+    private readonly o: VolumeOptions,
+    private readonly backend: FileBackend,
+    private readonly store: MetaStore,
+    private readonly metaFd: number,
+  ) {
+    this.core = new ReplicationCore({ ...DEFAULT_CONFIG, ...o.config, nodeId: o.nodeId, volume: o.name, newGeneration }, store.meta);
+    this.link = new PeerLink({
+      key: o.key,
+      selfId: o.nodeId,
+      peerId: o.peerId,
+      volume: o.name,
+      listen: o.peerAddress,
+      onUp: () => this.run(this.core.transportUp()),
+      onMessage: (m) => this.run(this.core.receive(m)),
+      onDown: (reason) => this.run(this.core.transportDown(reason)),
+    });
+  }
+
+  /** Formats metadata for a new volume. `assumeClean`: both sides start identical (zeroed) and UpToDate. */
+  static format(metaPath: string, name: string, init: { uuid: string; size_bytes: number; current: bigint; assumeClean: boolean }): void {
+    const fd = fs.openSync(metaPath, "w+", 0o600);
+    try {
+      const store = MetaStore.create(new FdMetaDevice(fs, fd), name, init);
+      if (init.assumeClean) store.commit({ ...store.meta, flags: Flag.CONSISTENT });
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Attaches (refusing bad metadata with a MetadataError naming the volume) and starts the link. */
+  static async open(o: VolumeOptions): Promise<Volume> {
+    const backend = await FileBackend.open(o.dataPath);
+    const metaFd = fs.openSync(o.metaPath, "r+");
+    try {
+      const store = MetaStore.attach(new FdMetaDevice(fs, metaFd), o.name, { size_bytes: backend.size_bytes });
+      const v = new Volume(o, backend, store, metaFd);
+      v.run(v.core.start());
+      v.run(v.core.connect());
+      await v.link.start();
+      return v;
+    } catch (e) {
+      fs.closeSync(metaFd);
+      await backend.close();
+      throw e;
+    }
+  }
+
+  get size_bytes(): number {
+    return this.backend.size_bytes;
+  }
+
+  promote(force = false): { ok: boolean; message: string } {
+    const r = this.core.promote(force);
+    this.run(r.effects);
+    return r;
+  }
+
+  demote(): { ok: boolean; message: string } {
+    const r = this.core.demote();
+    this.run(r.effects);
+    return r;
+  }
+
+  async read(offset_bytes: number, length_bytes: number): Promise<Uint8Array> {
+    if (this.core.role !== "Primary") throw Object.assign(new Error(`volume ${this.o.name} is not Primary here`), { code: "EPERM" });
+    return this.backend.read(offset_bytes, length_bytes);
+  }
+
+  write(offset_bytes: number, data: Uint8Array, fua: boolean): Promise<void> {
+    return this.submit((req) => this.core.write(req, offset_bytes, data, fua));
+  }
+
+  flush(): Promise<void> {
+    return this.submit((req) => this.core.flush(req));
+  }
+
+  async trim(): Promise<void> {
+    // Advisory in NBD: contents become unspecified. Not replicated, nothing to do.
+  }
+
+  async writeZeroes(offset_bytes: number, length_bytes: number, _mayTrim: boolean, fua: boolean): Promise<void> {
+    // Zeroes are data: they go through replication like any write.
+    for (let at = 0; at < length_bytes; at += ZERO_CHUNK_BYTES) {
+      const n = Math.min(ZERO_CHUNK_BYTES, length_bytes - at);
+      await this.write(offset_bytes + at, new Uint8Array(n), fua && at + n >= length_bytes);
+    }
+  }
+
+  connect(): void {
+    this.run(this.core.connect());
+  }
+
+  disconnect(reason = "operator disconnect"): void {
+    this.run(this.core.disconnect(reason));
+  }
+
+  async close(): Promise<void> {
+    // Completions and link events after this point would touch closed descriptors.
+    this.closed = true;
+    await this.link.stop();
+    for (const p of this.pending.values()) p.reject(new Error(`volume ${this.o.name} closed`));
+    this.pending.clear();
+    fs.closeSync(this.metaFd);
+    await this.backend.close();
+  }
+
+  private submit(issue: (req: number) => Effect[]): Promise<void> {
+    const req = this.nextReq++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(req, { resolve, reject });
+      this.run(issue(req));
+    });
+  }
+
+  /** Executes effects in order; meta-commit is synchronous, as the core requires. */
+  private run(effects: Effect[]): void {
+    if (this.closed) return;
+    for (const e of effects) {
+      switch (e.kind) {
+        case "send":
+          this.link.send(e.msg);
+          break;
+        case "disk-write":
+          this.backend.write(e.offset_bytes, e.data, e.fua).then(
+            () => this.run(this.core.diskDone(e.io, true)),
+            () => this.run(this.core.diskDone(e.io, false)),
+          );
+          break;
+        case "disk-read":
+          this.backend.read(e.offset_bytes, e.length_bytes).then(
+            (d) => this.run(this.core.diskDone(e.io, true, d)),
+            () => this.run(this.core.diskDone(e.io, false)),
+          );
+          break;
+        case "disk-flush":
+          this.backend.flush().then(
+            () => this.run(this.core.diskDone(e.io, true)),
+            () => this.run(this.core.diskDone(e.io, false)),
+          );
+          break;
+        case "meta-commit":
+          this.store.commit(e.meta);
+          break;
+        case "ack": {
+          const p = this.pending.get(e.req);
+          this.pending.delete(e.req);
+          if (e.ok) p?.resolve();
+          else p?.reject(Object.assign(new Error(`volume ${this.o.name}: ${e.error ?? "write failed"}`), { code: "EIO" }));
+          break;
+        }
+        case "outdate-peer":
+          if (!this.o.outdatePeer) {
+            this.o.log?.("error", `volume ${this.o.name}: I/O suspended: no fencing hook is wired to outdate the peer`);
+            break;
+          }
+          this.o.outdatePeer().then(
+            (ok) => ok && this.run(this.core.fenceConfirmed()),
+            (err) => this.o.log?.("error", `volume ${this.o.name}: outdating the peer failed: ${String(err)}; I/O stays suspended`),
+          );
+          break;
+        case "disconnect":
+          this.link.drop(e.reason);
+          break;
+        case "preserve-divergent":
+          this.preserve(e.regions, e.reason);
+          break;
+        case "split-brain":
+        case "log":
+          this.o.log?.(e.kind === "log" ? e.level : "error", e.kind === "log" ? e.message : e.reason);
+          break;
+      }
+    }
+  }
+
+  /** Synchronous on purpose: the copy must be complete before any resync write is issued. */
+  private preserve(regions: number[], reason: string): void {
+    const dir = this.o.preserveDir ?? `${this.o.dataPath}.d`;
+    fs.mkdirSync(dir, { recursive: true });
+    const path = `${dir}/divergent-${new Date().toISOString().replace(/[:.]/g, "-")}.img`;
+    const region_bytes = this.store.meta.region_bytes;
+    const src = fs.openSync(this.o.dataPath, "r");
+    const dst = fs.openSync(path, "w", 0o600);
+    try {
+      const buf = new Uint8Array(region_bytes);
+      for (const r of regions) {
+        const n = fs.readSync(src, buf, 0, region_bytes, r * region_bytes);
+        fs.writeSync(dst, buf, 0, n, r * region_bytes);
+      }
+      fs.fsyncSync(dst);
+    } finally {
+      fs.closeSync(src);
+      fs.closeSync(dst);
+    }
+    this.o.log?.("warn", `volume ${this.o.name}: ${regions.length} divergent regions saved to ${path} before resync (${reason})`);
+  }
+}
