@@ -38,7 +38,7 @@ async function fencedOk(by: string, target: string, since_ms: number): Promise<F
 }
 
 /** Wait until a log file has more than `skip` matches of `re`. */
-async function waitForLog(file: string, re: RegExp, skip = 0, timeout_ms = 10_000): Promise<void> {
+async function waitForLog(file: string, re: RegExp, skip = 0, timeout_ms = 20_000): Promise<void> {
   const g = new RegExp(re.source, "g");
   const deadline = Date.now() + timeout_ms;
   while (Date.now() < deadline) {
