@@ -12,6 +12,7 @@
 // HAPD_BENCH_RUNS (default 3) runs per size; HAPD_BENCH_SIZES overrides
 // the sizes ("100,1000"). The hapd command defaults to the dev entry point through bun;
 // HAPD_SIMULATE="dist/hapd crm simulate" measures the compiled binary instead.
+import { existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,7 +24,9 @@ import { ROOT, finish, median, round } from "../lib.ts";
 const SIZES = (process.env["HAPD_BENCH_SIZES"] ?? "100,1000,5000").split(",").map((s) => Number(s.trim()));
 const RUNS = Number(process.env["HAPD_BENCH_RUNS"] ?? 3);
 const BUN = join(ROOT, "node_modules/.bin/bun");
-const HAPD_CMD = (process.env["HAPD_SIMULATE"] ?? `${BUN} ${join(ROOT, "services/crm/simulate-main.ts")}`).split(" ");
+// The shipped binary when it is built (what an operator runs), else the dev entry.
+const BUILT = join(ROOT, "dist/hapd");
+const HAPD_CMD = (process.env["HAPD_SIMULATE"] ?? (existsSync(BUILT) ? `${BUILT} crm simulate` : `${BUN} ${join(ROOT, "services/crm/simulate-main.ts")}`)).split(" ");
 
 /** A deterministic cluster with about `n` primitive resources. */
 export function benchSpec(n: number, now_s: number): ClusterSpec {

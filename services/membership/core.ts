@@ -486,6 +486,18 @@ export class MembershipCore {
   // ---- sending ------------------------------------------------------------------------------
 
   /**
+   * Seal a service message for one peer on one link: the first of `candidates` that is up both
+   * here and towards that peer (all candidates while none is known to be up). For services that
+   * retransmit on their own (Raft): one copy instead of one per link halves their decode work.
+   */
+  sendOnce(payload: Uint8Array, peer: number, candidates: readonly number[]): Effect[] {
+    const p = this.peers.get(peer);
+    const shared = (this.cfg.linksTo.get(peer) ?? []).filter((l) => candidates.includes(l));
+    const live = shared.find((l) => this.localLinks.get(l)?.up && p?.linkUp.get(l));
+    return this.broadcast(payload, [peer], live === undefined ? shared : [live]);
+  }
+
+  /**
    * Seal a service message for the given peers on every link shared with them. Receivers take one
    * copy per link (each link has its own sequence numbers); services must treat messages as
    * idempotent.

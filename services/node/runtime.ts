@@ -188,8 +188,9 @@ export class NodeRuntime {
       raft: { id: this.selfId, voters: this.cfg.nodes.filter((n) => n.votes > 0).map((n) => n.id), randomSeed: randomInt(1, 2 ** 31) },
       storage: opened.storage,
       restored: opened.state,
-      // On the rings only: a snapshot chunk would hold the 115200-baud serial line for seconds.
-      send: (m) => this.apply(this.core.broadcast(encodeMessage(m), [m.to], rings)),
+      // On one ring, the first that is up (Raft retransmits by itself), never on the serial line:
+      // a snapshot chunk would hold the 115200-baud line for seconds.
+      send: (m) => this.apply(this.core.sendOnce(encodeMessage(m), m.to, rings)),
       log: (line) => this.log.info("cib", line),
     });
   }

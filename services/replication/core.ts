@@ -7,7 +7,7 @@
 // follow it may rely on it — that is how the activity log is written ahead of the data.
 import { handshakeHello, type CoreConfig, type DiskState, type ConnState, type ReplState, type Effect, type PeerMsg, type IoPurpose, type PromoteResult } from "./types.ts";
 import { decide, hex, syncSet, type Hello, type Role } from "./handshake.ts";
-import { AL_SLOTS, Bitmap, Flag, cloneMeta, type VolumeMeta } from "./metadata.ts";
+import { AL_SLOTS, Flag, cloneMeta, type VolumeMeta } from "./metadata.ts";
 
 export type { CoreConfig, Effect, PeerMsg } from "./types.ts";
 
@@ -377,6 +377,12 @@ export class ReplicationCore {
   receive(msg: PeerMsg): Effect[] {
     const out: Effect[] = [];
     if (this.conn !== "Handshake" && this.conn !== "Connected") return out;
+    const bad = this.invalid(msg);
+    if (bad !== null) {
+      // An authenticated peer that sends nonsense has a bug; never let it write outside the volume.
+      const reason = `protocol error from the peer: ${bad}`;
+      return [this.log("error", `volume ${this.cfg.volume}: ${reason}`), { kind: "disconnect", reason }, ...this.peerLost(reason)];
+    }
     switch (msg.t) {
       case "hello":
         return this.onHello(msg.hello);
@@ -407,6 +413,27 @@ export class ReplicationCore {
         return out;
       case "rs-done":
         return this.onResyncDone(msg.current);
+    }
+  }
+
+  /** Why a message cannot be right in the current state, or null. */
+  private invalid(msg: PeerMsg): string | null {
+    const regions = this.meta.bitmap.regions;
+    switch (msg.t) {
+      case "hello":
+        return this.conn === "Handshake" ? null : "hello after the handshake";
+      case "data":
+        if (msg.data.byteLength === 0 || msg.offset_bytes + msg.data.byteLength > this.meta.size_bytes) return `write of ${msg.data.byteLength} bytes at ${msg.offset_bytes} is outside the volume`;
+        return this.role === "Primary" ? "replicated write sent to a Primary" : null;
+      case "rs-data": {
+        if (msg.region >= regions) return `resync region ${msg.region} beyond the last region ${regions - 1}`;
+        const expected = Math.min(this.meta.region_bytes, this.meta.size_bytes - msg.region * this.meta.region_bytes);
+        return msg.data.byteLength === expected ? null : `resync data of ${msg.data.byteLength} bytes for a region of ${expected}`;
+      }
+      case "rs-ack":
+        return msg.region < regions ? null : `resync ack for region ${msg.region} beyond the last region`;
+      default:
+        return null;
     }
   }
 
@@ -623,4 +650,3 @@ export class ReplicationCore {
   }
 }
 
-export { Bitmap };

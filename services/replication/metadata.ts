@@ -25,7 +25,7 @@ export const MAGIC = new Uint8Array([0x48, 0x41, 0x50, 0x44, 0x56, 0x4f, 0x4c, 0
 export const FORMAT_VERSION = 1;
 export const DEFAULT_REGION_BYTES = 1024 * 1024;
 /** Hot regions tracked by the activity log; each AL change is one metadata commit. */
-export const AL_SLOTS = 61;
+export const AL_SLOTS = 1024;
 const HEADER_BYTES = 96;
 const HASH_BYTES = 32;
 const ALIGN_BYTES = 4096;

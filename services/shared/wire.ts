@@ -64,7 +64,18 @@ export class ClusterKey {
   }
 
   /** The per-(sender, incarnation) AES-256 key. Bounded cache: a peer cannot grow it without limit. */
+  private last: { sender: number; incarnation: number; key: Buffer } | null = null;
+
   keyFor(sender: number, incarnation: number): Buffer {
+    // Most packets come from the same few (sender, incarnation) pairs: skip the map for a repeat.
+    const l = this.last;
+    if (l && l.sender === sender && l.incarnation === incarnation) return l.key;
+    const key = this.derive(sender, incarnation);
+    this.last = { sender, incarnation, key };
+    return key;
+  }
+
+  private derive(sender: number, incarnation: number): Buffer {
     const name = `${sender}:${incarnation}`;
     const hit = this.derived.get(name);
     if (hit) return hit;

@@ -186,7 +186,17 @@ export class Supervisor {
     w.last_keepalive_ms_ago = this.lastKeepalive_ms === null ? null : Math.round(now - this.lastKeepalive_ms);
     w.feeding = this.watchdog !== null && this.core.feedingWatchdog;
     w.feed_stopped = this.core.feedStopped;
-    if (this.watchdog) w.time_left_s = await this.watchdog.timeLeft().catch(() => null);
+    if (this.watchdog) {
+      // A local device answers GETTIMELEFT for free; asking a BMC is a network round trip every
+      // time status is polled (and ipmi_sim's reply lacks the countdown), so for IPMI the time
+      // left is what remains of the timeout since the last keepalive the BMC acknowledged.
+      w.time_left_s =
+        this.watchdog.kind === "ipmi"
+          ? this.lastKeepalive_ms === null
+            ? null
+            : Math.max(0, Math.round(w.timeout_s - (now - this.lastKeepalive_ms) / 1000))
+          : await this.watchdog.timeLeft().catch(() => null);
+    }
     return { pid: process.pid, services: this.core.status(now), watchdog: { ...w } };
   }
 

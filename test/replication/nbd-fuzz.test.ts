@@ -10,7 +10,7 @@ const SIZE_BYTES = 1024 * 1024;
 const MAX_BYTES = 64 * 1024;
 
 function newConn(): NbdConnection {
-  return new NbdConnection({ name: "vol0", size_bytes: SIZE_BYTES, readOnly: false, multiConn: true }, { maxRequest_bytes: MAX_BYTES, maxInFlight: 4 });
+  return new NbdConnection({ name: "vol0", size_bytes: SIZE_BYTES, readOnly: false, multiConn: true }, { maxRequest_bytes: MAX_BYTES, maxInFlight: 4, maxInFlight_bytes: 4 * MAX_BYTES });
 }
 
 function option(opt: number, data: Uint8Array): Uint8Array {

@@ -18,9 +18,12 @@ export interface ConnectionLimits {
   maxRequest_bytes: number;
   /** Requests handed to the backend and not yet completed; beyond it, parsing pauses. */
   maxInFlight: number;
+  /** Payload bytes of those requests (write data held, read data to come); bounds memory per client. */
+  maxInFlight_bytes: number;
 }
 
-export const DEFAULT_LIMITS: ConnectionLimits = { maxRequest_bytes: 32 * 1024 * 1024, maxInFlight: 16 };
+// 64 requests: a replicated write waits for the peer, so latency-bound clients need a deep queue.
+export const DEFAULT_LIMITS: ConnectionLimits = { maxRequest_bytes: 32 * 1024 * 1024, maxInFlight: 64, maxInFlight_bytes: 64 * 1024 * 1024 };
 export const PREFERRED_BLOCK_BYTES = 4096;
 
 export type IoOp =
@@ -41,6 +44,7 @@ type Phase = "greeting" | "flags" | "options" | "transmission" | "draining" | "c
 interface Pending {
   cookie: bigint;
   op: IoOp["op"];
+  payload_bytes: number;
 }
 
 export class NbdConnection {
@@ -48,6 +52,7 @@ export class NbdConnection {
   private readonly input = new ByteQueue();
   private readonly inFlight = new Map<number, Pending>();
   private nextId = 1;
+  private inFlight_bytes = 0;
   private noZeroes = false;
   readonly counters = { requests: 0, errors: 0 };
 
@@ -66,6 +71,11 @@ export class NbdConnection {
 
   get inFlightCount(): number {
     return this.inFlight.size;
+  }
+
+  /** True while parsing is paused for requests in flight (the edge pauses the socket too). */
+  get saturated(): boolean {
+    return this.inFlight.size >= this.limits.maxInFlight || this.inFlight_bytes >= this.limits.maxInFlight_bytes;
   }
 
   transmissionFlags(): number {
@@ -92,6 +102,7 @@ export class NbdConnection {
     const p = this.inFlight.get(id);
     if (p === undefined || this.phase === "closed") return [];
     this.inFlight.delete(id);
+    this.inFlight_bytes -= p.payload_bytes;
     const out: Effect[] = [];
     if (errno !== 0) this.counters.errors++;
     if (p.op === "read" && errno === 0) {
@@ -224,7 +235,7 @@ export class NbdConnection {
   }
 
   private stepRequest(out: Effect[]): boolean {
-    if (this.inFlight.size >= this.limits.maxInFlight) return false;
+    if (this.inFlight.size >= this.limits.maxInFlight || this.inFlight_bytes >= this.limits.maxInFlight_bytes) return false;
     if (this.input.length < P.REQUEST_BYTES) return false;
     const r = P.decodeRequest(this.input.peek(P.REQUEST_BYTES));
     if (r.magic !== P.REQUEST_MAGIC) {
@@ -255,7 +266,9 @@ export class NbdConnection {
 
   private issue(cookie: bigint, io: IoOp, out: Effect[]): void {
     const id = this.nextId++;
-    this.inFlight.set(id, { cookie, op: io.op });
+    const payload_bytes = io.op === "write" ? io.data.byteLength : io.op === "read" ? io.length_bytes : 0;
+    this.inFlight_bytes += payload_bytes;
+    this.inFlight.set(id, { cookie, op: io.op, payload_bytes });
     out.push({ kind: "io", id, io });
   }
 

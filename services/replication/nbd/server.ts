@@ -54,7 +54,7 @@ export class NbdServer {
     let blockedOnWrite = false;
     const flow = () => {
       if (conn.closed) return;
-      const wantPause = blockedOnWrite || conn.bufferedBytes > highWater_bytes || conn.inFlightCount >= limits.maxInFlight;
+      const wantPause = blockedOnWrite || conn.bufferedBytes > highWater_bytes || conn.saturated;
       if (wantPause && !socket.isPaused()) socket.pause();
       else if (!wantPause && socket.isPaused()) socket.resume();
     };
