@@ -73,9 +73,23 @@ export async function buildProgram(): Promise<CommandType> {
 
   program
     .command("node")
-    .description("run this node in the foreground: the supervisor, which starts and watches the node's services and feeds the watchdog")
+    .description("run this node in the foreground (the supervisor, its services, the watchdog); or `node standby|online|maintenance NAME`")
+    .argument("[action]", "standby, online or maintenance: record that node state in the replicated CIB")
+    .argument("[name]", "the node to change")
     .option("-c, --config <file>", "node configuration", DEFAULT_CONFIG)
-    .action(async (o: { config: string }) => {
+    .option("--node <name>", "with an action: ask this lab node (hapd demo) to make the change")
+    .option("--lab-dir <dir>", "the lab's directory", defaultLabDir())
+    .action(async (action: string | undefined, name: string | undefined, o: { config: string; node?: string; labDir: string }) => {
+      if (action !== undefined) {
+        const flags: Record<string, Record<string, boolean>> = { standby: { standby: true }, online: { standby: false, maintenance: false }, maintenance: { maintenance: true } };
+        const f = flags[action];
+        if (!f) throw new ExitError(2, `unknown node action "${action}": standby, online or maintenance`);
+        if (!name) throw new ExitError(2, `node ${action} needs the node's name`);
+        const r = await ask(o, { cmd: "node-flags", node: name, ...f });
+        out(`${name}: ${action} recorded in the CIB. The resource manager does not act on node states yet in this build.`);
+        void r;
+        return;
+      }
       const { selfCommand } = await import("../shared/self-command.ts");
       const cfg = checkedConfig(selfCommand(), o.config);
       const { Supervisor } = await import("../supervisor/runtime.ts");
@@ -206,6 +220,44 @@ export async function buildProgram(): Promise<CommandType> {
 
   const crm = program.command("crm").description("the resource manager's tools (scheduler in progress: not yet driving the cluster)");
   crm
+    .command("configure")
+    .description("validate a resource configuration (YAML) and commit it to the replicated CIB")
+    .argument("<file>", "the configuration (see docs/scheduler.md for the schema)")
+    .option("-c, --config <file>", "node configuration (for the local node's socket)", DEFAULT_CONFIG)
+    .option("--node <name>", "ask this lab node (hapd demo)")
+    .option("--lab-dir <dir>", "the lab's directory", defaultLabDir())
+    .action(async (file: string, o: { config: string; node?: string; labDir: string }) => {
+      const { readFileSync } = await import("node:fs");
+      let yaml: string;
+      try {
+        yaml = readFileSync(file, "utf8");
+      } catch (e) {
+        throw new ExitError(2, `${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+      const r = await ask(o, { cmd: "crm-configure", yaml, source: file });
+      out(`configuration version ${String(r.version)} committed to the CIB. The DC does not schedule it yet in this build (issue 5).`);
+    });
+  crm
+    .command("show")
+    .description("the resource configuration in the replicated CIB, and the node states recorded there")
+    .option("-c, --config <file>", "node configuration (for the local node's socket)", DEFAULT_CONFIG)
+    .option("--node <name>", "ask this lab node (hapd demo)")
+    .option("--lab-dir <dir>", "the lab's directory", defaultLabDir())
+    .option("--json", "machine-readable output")
+    .action(async (o: { config: string; node?: string; labDir: string; json?: boolean }) => {
+      const r = await ask(o, { cmd: "crm-show" });
+      if (o.json) {
+        out(JSON.stringify({ version: r.version, yaml: r.yaml, nodes: r.nodes }, null, 2));
+        return;
+      }
+      out(`# CIB configuration version ${String(r.version)}`);
+      out(typeof r.yaml === "string" ? r.yaml : "# (no resource configuration yet: hapd crm configure FILE)");
+      for (const [n, st] of Object.entries((r.nodes ?? {}) as Record<string, { standby?: boolean; maintenance?: boolean }>)) {
+        const flags = [st.standby ? "standby" : "", st.maintenance ? "maintenance" : ""].filter(Boolean).join(", ");
+        if (flags) out(`# node ${n}: ${flags}`);
+      }
+    });
+  crm
     .command("simulate")
     .description("read a Pacemaker CIB and print the transition it calls for, as `crm_simulate -S -x` does")
     .helpOption(false)
@@ -245,6 +297,21 @@ export async function buildProgram(): Promise<CommandType> {
     });
 
   return program;
+}
+
+/** One request to the local node, or to a lab node with --node; bad input exits 2, failure 1. */
+async function ask(o: { config: string; node?: string; labDir: string }, request: Record<string, unknown>): Promise<{ ok: boolean; [k: string]: unknown }> {
+  const { StatusError, requestNode } = await import("../node/status-client.ts");
+  const socket = o.node ? labSocket(o.labDir, o.node) : await socketOf(o.config);
+  let r: Awaited<ReturnType<typeof requestNode>>;
+  try {
+    r = await requestNode(socket, request);
+  } catch (e) {
+    if (e instanceof StatusError) throw new ExitError(1, e.message);
+    throw e;
+  }
+  if (!r.ok) throw new ExitError(r.invalid ? 2 : 1, r.error ?? "refused");
+  return r;
 }
 
 /** `hapd fence history [--json] [--node NAME] [--lab-dir DIR] [--config FILE]` */

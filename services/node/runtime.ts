@@ -23,6 +23,7 @@ import { CibReplica } from "../cib/replica.ts";
 import { FileStorage, StorageError } from "../cib/file-storage.ts";
 import { nodeFs } from "../cib/fs.ts";
 import { encodeMessage } from "../cib/messages.ts";
+import { CibClient } from "./cib-client.ts";
 import type { SupervisorReport } from "../supervisor/protocol.ts";
 
 export const STATUS_SOCKET = "hapd.sock";
@@ -64,6 +65,7 @@ export class NodeRuntime {
   private infoTimer: ReturnType<typeof setInterval> | null = null;
   private selfFence: SelfFenceCore;
   private cib: CibReplica | null = null;
+  private cibClient!: CibClient;
   private cibTimer: ReturnType<typeof setInterval> | null = null;
 
   constructor(private readonly cfg: Config) {
@@ -141,6 +143,7 @@ export class NodeRuntime {
     }
     this.fencing = this.cfg.nodes.some((n) => n.role === "host") ? new FencingService(this.cfg, this.log, (payload) => this.apply(this.core.broadcast(payload))) : null;
     this.cib = this.openCib();
+    this.cibClient = new CibClient(() => this.cib, this.cfg.node, incarnation, (what) => this.cibStep(what));
     this.supervisor = await SupervisorLink.attach("cluster", this.cfg.supervisor.heartbeat_interval_ms, (why) => {
       // A service never outlives its supervisor: without it nothing watches us or feeds the watchdog.
       this.log.error("node", `${why}: stopping`);
@@ -192,6 +195,7 @@ export class NodeRuntime {
       // a snapshot chunk would hold the 115200-baud line for seconds.
       send: (m) => this.apply(this.core.sendOnce(encodeMessage(m), m.to, rings)),
       log: (line) => this.log.info("cib", line),
+      onApply: (_entry, result) => this.cibClient?.applied(result),
     });
   }
 
@@ -346,6 +350,48 @@ export class NodeRuntime {
     return report;
   }
 
+  /** The local socket's commands: status for everyone on the box (root), changes through the CIB. */
+  private async handle(req: { cmd?: unknown; [k: string]: unknown }): Promise<unknown> {
+    switch (req.cmd) {
+      case "status":
+        return { ok: true, status: this.status() };
+      case "fence-history":
+        return { ok: true, history: this.fenceHistory() };
+      case "crm-show": {
+        const st = this.cibClient.state();
+        const doc = st?.config.doc as { yaml?: unknown } | null | undefined;
+        return { ok: true, version: st?.config.version ?? 0, yaml: typeof doc?.yaml === "string" ? doc.yaml : null, nodes: st?.nodes ?? {} };
+      }
+      case "crm-configure": {
+        if (typeof req.yaml !== "string") return { ok: false, error: "crm-configure needs yaml" };
+        const source = typeof req.source === "string" ? req.source : "configuration";
+        // Validate before anything is proposed: a bad file leaves the running configuration untouched.
+        const { parseCrmYaml, CrmConfigError } = await import("../crm/yaml-config.ts");
+        const { validateConfig, ModelError } = await import("../crm/model.ts");
+        try {
+          validateConfig(parseCrmYaml(req.yaml, source));
+        } catch (e) {
+          if (e instanceof CrmConfigError || e instanceof ModelError) return { ok: false, invalid: true, error: e.message };
+          throw e;
+        }
+        const version = (this.cibClient.state()?.config.version ?? 0) + 1;
+        const r = await this.cibClient.propose({ kind: "config", version, doc: { yaml: req.yaml } });
+        return r.ok ? { ok: true, version } : { ok: false, error: r.reason };
+      }
+      case "node-flags": {
+        const node = typeof req.node === "string" ? req.node : "";
+        if (!this.cfg.nodes.some((n) => n.name === node)) return { ok: false, invalid: true, error: `no node named "${node}"` };
+        const flags: { standby?: boolean; maintenance?: boolean } = {};
+        if (typeof req.standby === "boolean") flags.standby = req.standby;
+        if (typeof req.maintenance === "boolean") flags.maintenance = req.maintenance;
+        const r = await this.cibClient.propose({ kind: "node-flags", node, ...flags });
+        return r.ok ? { ok: true } : { ok: false, error: r.reason };
+      }
+      default:
+        return { ok: false, error: `unknown command ${String(req.cmd)}` };
+    }
+  }
+
   private startStatusServer(): Promise<void> {
     mkdirSync(this.cfg.run_dir, { recursive: true, mode: 0o700 });
     const path = statusSocketPath(this.cfg);
@@ -356,22 +402,21 @@ export class NodeRuntime {
         sock.setEncoding("utf8");
         sock.on("data", (d: string) => {
           buf += d;
-          if (buf.length > 4096) return sock.destroy();
+          // Room for a resource configuration; the CIB itself refuses entries over ~24 kB.
+          if (buf.length > 1 << 20) return sock.destroy();
           const nl = buf.indexOf("\n");
           if (nl < 0) return;
-          let reply: unknown;
+          let req: { cmd?: unknown; [k: string]: unknown };
           try {
-            const req = JSON.parse(buf.slice(0, nl)) as { cmd?: unknown };
-            reply =
-              req.cmd === "status"
-                ? { ok: true, status: this.status() }
-                : req.cmd === "fence-history"
-                  ? { ok: true, history: this.fenceHistory() }
-                  : { ok: false, error: `unknown command ${String(req.cmd)}` };
+            req = JSON.parse(buf.slice(0, nl)) as typeof req;
           } catch {
-            reply = { ok: false, error: "request is not JSON" };
+            sock.end(`${JSON.stringify({ ok: false, error: "request is not JSON" })}\n`);
+            return;
           }
-          sock.end(`${JSON.stringify(reply)}\n`);
+          void this.handle(req).then(
+            (reply) => sock.end(`${JSON.stringify(reply)}\n`),
+            (e: Error) => sock.end(`${JSON.stringify({ ok: false, error: e.message })}\n`),
+          );
         });
         sock.on("error", () => undefined);
       });

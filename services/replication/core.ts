@@ -11,6 +11,9 @@ import { AL_SLOTS, Flag, cloneMeta, type VolumeMeta } from "./metadata.ts";
 
 export type { CoreConfig, Effect, PeerMsg } from "./types.ts";
 
+/** Regions after a write's last one that join the activity log in the same commit. */
+const AL_PREFETCH = 7;
+
 interface AppWrite {
   req: number;
   offset_bytes: number;
@@ -248,10 +251,16 @@ export class ReplicationCore {
 
   /** The activity log must name a region before a write to it reaches the disk (write-ahead). */
   private ensureAl(regions: number[], out: Effect[]): boolean {
-    const missing = regions.filter((r) => !this.meta.al.includes(r));
-    if (missing.length === 0) return true;
-    const excess = this.meta.al.length + missing.length - AL_SLOTS;
+    const needed = regions.filter((r) => !this.meta.al.includes(r));
+    if (needed.length === 0) return true;
+    // Each AL change is a synchronous metadata commit (an fdatasync). Sequential writers would pay
+    // one per region; taking the next few regions in the same commit pays one per AL_PREFETCH+1.
+    const last = regions[regions.length - 1]!;
+    const missing = [...needed];
+    for (let r = last + 1; r <= last + AL_PREFETCH && r < this.meta.bitmap.regions; r++) if (!this.meta.al.includes(r)) missing.push(r);
     const evictable = this.meta.al.filter((r) => (this.alRefs.get(r) ?? 0) === 0 && !regions.includes(r));
+    if (this.meta.al.length + missing.length - AL_SLOTS > evictable.length) missing.length = needed.length;
+    const excess = this.meta.al.length + missing.length - AL_SLOTS;
     if (excess > evictable.length) return false;
     const evict = new Set(evictable.slice(0, Math.max(0, excess)));
     this.meta.al = [...this.meta.al.filter((r) => !evict.has(r)), ...missing];

@@ -77,7 +77,8 @@ function pick<X>(xs: readonly X[], i: number, what: string): X {
 function sized(r: ByteReader, max: number, what: string): Uint8Array {
   const n = r.u32(`${what} length`);
   if (n > max) throw new DecodeError(`${what}: ${n} bytes exceeds ${max}`);
-  return r.bytesOf(n, what).slice();
+  // A plain Uint8Array copy: the input may be a Buffer, whose slice() would be a view.
+  return new Uint8Array(r.bytesOf(n, what));
 }
 
 function decode(r: ByteReader): PeerMsg {

@@ -69,8 +69,7 @@ export class PeerSession {
     new DataView(head.buffer).setUint32(0, plain.byteLength + TAG_BYTES);
     const c = createCipheriv("aes-256-gcm", this.sendKey, counterNonce(this.sendCounter++));
     c.setAAD(head);
-    const body = Buffer.concat([head, c.update(plain), c.final(), c.getAuthTag()]);
-    return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    return Buffer.concat([head, c.update(plain), c.final(), c.getAuthTag()]);
   }
 
   /** Total: any bytes give events; after an error the session is dead and yields nothing more. */
@@ -89,7 +88,9 @@ export class PeerSession {
 
   private nextPreface(): SessionEvent | null {
     if (this.input.length < PREFACE_FIXED_BYTES) return null;
-    const v = new DataView(this.input.peek(PREFACE_FIXED_BYTES).slice().buffer);
+    // A copy: socket chunks are Buffers, whose slice() is a view (DataView on .buffer would read
+    // from the wrong offset).
+    const v = new DataView(new Uint8Array(this.input.peek(PREFACE_FIXED_BYTES)).buffer);
     if (v.getUint32(0) !== MAGIC) return { kind: "error", reason: "peer did not send the replication preface (wrong port or protocol)" };
     if (v.getUint8(4) !== VERSION) return { kind: "error", reason: `peer speaks replication transport version ${v.getUint8(4)}, we speak ${VERSION}` };
     const nameLen = v.getUint16(26);
@@ -115,7 +116,7 @@ export class PeerSession {
 
   private nextFrame(): SessionEvent | null {
     if (this.input.length < 4) return null;
-    const head = this.input.peek(4).slice();
+    const head = new Uint8Array(this.input.peek(4));
     const len = new DataView(head.buffer).getUint32(0);
     if (len < TAG_BYTES || len > FRAME_MAX_BYTES) return { kind: "error", reason: `frame of ${len} bytes is out of bounds` };
     if (this.input.length < 4 + len) return null;
@@ -126,11 +127,13 @@ export class PeerSession {
     d.setAuthTag(body.subarray(len - TAG_BYTES));
     let plain: Buffer;
     try {
-      plain = Buffer.concat([d.update(body.subarray(0, len - TAG_BYTES)), d.final()]);
+      // GCM's final() yields no bytes; it only checks the tag. Skipping a concat saves a copy.
+      plain = d.update(body.subarray(0, len - TAG_BYTES));
+      d.final();
     } catch {
       return { kind: "error", reason: "frame failed authentication (altered, replayed or out of order)" };
     }
-    const r = decodeMessage(new Uint8Array(plain.buffer, plain.byteOffset, plain.byteLength));
+    const r = decodeMessage(plain);
     if (!r.ok) return { kind: "error", reason: `undecodable message from node ${this.peerId}: ${r.reason}` };
     return { kind: "message", msg: r.msg };
   }
@@ -227,7 +230,7 @@ export class PeerLink {
     s.on("connect", () => s.write(session.preface()));
     if (!initiator) s.write(session.preface());
     s.on("data", (b: Buffer) => {
-      for (const ev of session.receive(new Uint8Array(b.buffer, b.byteOffset, b.byteLength))) {
+      for (const ev of session.receive(b)) {
         if (ev.kind === "error") {
           reason = ev.reason;
           s.destroy();

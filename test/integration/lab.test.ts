@@ -10,7 +10,7 @@ import type { FenceEvent } from "../../services/fencing/core.ts";
 import { labSocket } from "../../services/lab/lab.ts";
 import { clearImpairment, impair } from "../../services/lab/impair.ts";
 import { generateKeyText } from "../../services/shared/keyfile.ts";
-import { HAPD, members, must, run, sleep, until, whyNotLab } from "./helpers.ts";
+import { HAPD, ROOT, members, must, run, sleep, until, whyNotLab } from "./helpers.ts";
 
 const skip = whyNotLab();
 const DIR = `/run/hapd-it-${process.pid}`;
@@ -331,6 +331,35 @@ describe.skipIf(skip !== null)(`lab integration${skip ? ` (skipped: ${skip})` : 
     const dcs = new Set(all.map((s) => s.cib!.dc));
     expect(dcs.size).toBe(1);
     expect(["host-a", "host-b", "arb"]).toContain([...dcs][0]);
+  });
+
+  it("crm configure commits a validated resource configuration to the CIB; every node shows it; bad input changes nothing", () => {
+    const yaml = must([HAPD, "crm", "import", "--cib", join(ROOT, "test/fixtures/node-loss.xml")]);
+    const good = join(DIR, "res.yaml");
+    writeFileSync(good, yaml);
+    const r = run([HAPD, "crm", "configure", good, "--node", "host-b", "--lab-dir", DIR]);
+    expect(r.code, r.stderr).toBe(0);
+    const version = Number(/version (\d+) committed/.exec(r.stdout)?.[1]);
+    expect(version).toBeGreaterThan(0);
+    const shown = JSON.parse(must([HAPD, "crm", "show", "--json", "--node", "arb", "--lab-dir", DIR]));
+    expect(shown.version).toBe(version);
+    expect(shown.yaml).toContain("agent: ocf:heartbeat:Dummy");
+    const loop = join(DIR, "loop.yaml");
+    writeFileSync(loop, yaml.replace("constraints:\n", "constraints:\n  - order: o1\n    first: vm1\n    then: fence-a\n  - order: o2\n    first: fence-a\n    then: vm1\n"));
+    const bad = run([HAPD, "crm", "configure", loop, "--node", "host-a", "--lab-dir", DIR]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/ordering loop: .*vm1.*fence-a|ordering loop: .*fence-a.*vm1/);
+    expect(JSON.parse(must([HAPD, "crm", "show", "--json", "--node", "host-a", "--lab-dir", DIR])).version).toBe(version);
+  });
+
+  it("node standby / online is recorded in the replicated CIB", () => {
+    expect(run([HAPD, "node", "standby", "host-a", "--node", "arb", "--lab-dir", DIR]).code).toBe(0);
+    expect(JSON.parse(must([HAPD, "crm", "show", "--json", "--node", "host-b", "--lab-dir", DIR])).nodes["host-a"]).toMatchObject({ standby: true });
+    expect(run([HAPD, "node", "online", "host-a", "--node", "arb", "--lab-dir", DIR]).code).toBe(0);
+    expect(JSON.parse(must([HAPD, "crm", "show", "--json", "--node", "host-b", "--lab-dir", DIR])).nodes["host-a"]).toMatchObject({ standby: false });
+    const nope = run([HAPD, "node", "standby", "host-z", "--node", "arb", "--lab-dir", DIR]);
+    expect(nope.code).toBe(2);
+    expect(nope.stderr).toMatch(/no node named "host-z"/);
   });
 
   it("a second `hapd demo` on a running lab says so instead of breaking it", () => {

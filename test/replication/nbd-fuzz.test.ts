@@ -92,12 +92,18 @@ function drive(conn: NbdConnection, bytes: Uint8Array, cuts: number[]): Driven {
   };
   handle(conn.start());
   let at = 0;
+  // Chunks arrive as Buffers at odd offsets of larger allocations, as socket data does.
+  const asSocketChunk = (x: Uint8Array) => {
+    const v = Buffer.from(new ArrayBuffer(x.byteLength + 11), 3, x.byteLength);
+    v.set(x);
+    return v;
+  };
   for (const c of cuts) {
     if (at >= bytes.byteLength) break;
-    handle(conn.receive(bytes.subarray(at, at + c)));
+    handle(conn.receive(asSocketChunk(bytes.subarray(at, at + c))));
     at += c;
   }
-  if (at < bytes.byteLength) handle(conn.receive(bytes.subarray(at)));
+  if (at < bytes.byteLength) handle(conn.receive(asSocketChunk(bytes.subarray(at))));
   return { sent: concat(sent), closed, ios, replies };
 }
 

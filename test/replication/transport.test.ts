@@ -39,8 +39,13 @@ const arbMsg: fc.Arbitrary<PeerMsg> = fc.oneof(
 function pair(k2 = key) {
   const a = new PeerSession(key, 1, "vol0", true);
   const b = new PeerSession(k2, 2, "vol0", false);
-  const ea = a.receive(b.preface());
-  const eb = b.receive(a.preface());
+  const offset = (x: Uint8Array) => {
+    const v = Buffer.from(new ArrayBuffer(x.byteLength + 7), 5, x.byteLength);
+    v.set(x);
+    return v;
+  };
+  const ea = a.receive(offset(b.preface()));
+  const eb = b.receive(offset(a.preface()));
   return { a, b, ea, eb };
 }
 
@@ -82,7 +87,12 @@ describe("peer session", () => {
         const stream = Buffer.concat(msgs.map((m) => a.seal(m)));
         const got: PeerMsg[] = [];
         for (let i = 0; i < stream.byteLength; i += chunk) {
-          for (const ev of b.receive(new Uint8Array(stream.subarray(i, i + chunk)))) {
+          // Socket chunks are Buffers at arbitrary offsets of a larger allocation.
+          const part = stream.subarray(i, i + chunk);
+          const pool = new ArrayBuffer(part.byteLength + 29);
+          const view = Buffer.from(pool, 13, part.byteLength);
+          view.set(part);
+          for (const ev of b.receive(view)) {
             expect(ev.kind).toBe("message");
             if (ev.kind === "message") got.push(ev.msg);
           }
