@@ -5,6 +5,7 @@
 // I/O it asked for (diskDone). Every input returns effects, to be executed IN ORDER by the edge:
 // `meta-commit` is synchronous (the edge returns only when the slot is durable), so effects that
 // follow it may rely on it — that is how the activity log is written ahead of the data.
+import { createHash } from "node:crypto";
 import { handshakeHello, type CoreConfig, type DiskState, type ConnState, type ReplState, type Effect, type PeerMsg, type IoPurpose, type PromoteResult } from "./types.ts";
 import { decide, hex, syncSet, type Hello, type Role } from "./handshake.ts";
 import { AL_SLOTS, Flag, cloneMeta, type VolumeMeta } from "./metadata.ts";
@@ -12,7 +13,7 @@ import { AL_SLOTS, Flag, cloneMeta, type VolumeMeta } from "./metadata.ts";
 export type { CoreConfig, Effect, PeerMsg } from "./types.ts";
 
 /** Regions after a write's last one that join the activity log in the same commit. */
-const AL_PREFETCH = 7;
+const AL_PREFETCH = 31;
 
 interface AppWrite {
   req: number;
@@ -36,7 +37,20 @@ interface AppFlush {
 }
 
 type Held = { kind: "write"; req: number; offset_bytes: number; data: Uint8Array; fua: boolean } | { kind: "flush"; req: number };
-type PeerOp = { kind: "write"; seq: number; offset_bytes: number; data: Uint8Array; fua: boolean; resync: number | null } | { kind: "flush"; seq: number };
+type PeerOp =
+  | { kind: "write"; seq: number; offset_bytes: number; data: Uint8Array; fua: boolean; resync: number | null }
+  | { kind: "flush"; seq: number }
+  | { kind: "verify"; region: number; digest: Uint8Array; offset_bytes: number; length_bytes: number };
+
+interface VerifyRun {
+  next: number;
+  reading: Map<number, { redo: boolean }>;
+  awaiting: Set<number>;
+  /** Regions whose read raced a write: read again once no local write to them is in flight. */
+  retry: Set<number>;
+  outOfSync: number[];
+  checked: number;
+}
 
 export class ReplicationCore {
   private meta: VolumeMeta;
@@ -64,6 +78,7 @@ export class ReplicationCore {
   // Resync source: regions being read, and those written by the application meanwhile.
   private readonly rsReading = new Map<number, { redo: boolean }>();
   private readonly rsSent = new Set<number>();
+  private verify: VerifyRun | null = null;
 
   constructor(
     private readonly cfg: CoreConfig,
@@ -158,6 +173,7 @@ export class ReplicationCore {
     this.role = "Primary";
     this.meta.flags |= Flag.PRIMARY;
     out.push(this.commit());
+    if (this.conn === "Connected") out.push({ kind: "send", msg: { t: "role", role: "Primary" } });
     if (alone && this.cfg.fencing === "resource-only") {
       // The peer's disk may be UpToDate and promotable: it must be outdated before we acknowledge.
       this.suspended = true;
@@ -172,7 +188,9 @@ export class ReplicationCore {
     this.role = "Secondary";
     this.meta.flags &= ~Flag.PRIMARY;
     this.meta.al = [];
-    return { ok: true, message: "demoted", effects: [this.commit()] };
+    const out: Effect[] = [this.commit()];
+    if (this.conn === "Connected") out.push({ kind: "send", msg: { t: "role", role: "Secondary" } });
+    return { ok: true, message: "demoted", effects: out };
   }
 
   /** The cluster marks this disk Outdated (the Primary's fencing handler). */
@@ -202,6 +220,69 @@ export class ReplicationCore {
     for (const f of [...this.flushes.values()]) this.finishFlush(f, out);
     this.pump(out);
     return out;
+  }
+
+  /**
+   * Online verify: compare every region's SHA-256 with the peer's while the volume is in use.
+   * Regions found different are marked out of sync (resynced at the next connection). Run it on
+   * the Primary: only there do replicated writes and the verify reads share one order.
+   */
+  startVerify(): PromoteResult {
+    if (this.conn !== "Connected" || this.repl !== "Established") return { ok: false, message: `volume ${this.cfg.volume}: verify needs an established connection (now ${this.conn}/${this.repl})`, effects: [] };
+    if (this.peer?.role === "Primary") return { ok: false, message: `volume ${this.cfg.volume}: run verify on the Primary`, effects: [] };
+    if (this.verify) return { ok: false, message: `volume ${this.cfg.volume}: verify already running`, effects: [] };
+    this.verify = { next: 0, reading: new Map(), awaiting: new Set(), retry: new Set(), outOfSync: [], checked: 0 };
+    const out: Effect[] = [this.log("info", `volume ${this.cfg.volume}: online verify started (${this.meta.bitmap.regions} regions)`)];
+    this.verifyPump(out);
+    return { ok: true, message: "verify started", effects: out };
+  }
+
+  get verifying(): boolean {
+    return this.verify !== null;
+  }
+
+  private verifyPump(out: Effect[]): void {
+    const v = this.verify;
+    if (!v) return;
+    const regions = this.meta.bitmap.regions;
+    for (const r of [...v.retry]) {
+      if (this.localWriteInFlight(r)) continue;
+      v.retry.delete(r);
+      this.startVerifyRead(r, out);
+    }
+    while (v.next < regions && v.reading.size + v.awaiting.size < this.cfg.resyncInFlightMax) {
+      if (this.localWriteInFlight(v.next)) break; // keep order simple: wait for that write to land
+      this.startVerifyRead(v.next++, out);
+    }
+    if (v.next >= regions && v.reading.size === 0 && v.awaiting.size === 0 && v.retry.size === 0) {
+      this.verify = null;
+      v.outOfSync.sort((x, y) => x - y);
+      out.push(
+        { kind: "verify-done", checked: v.checked, outOfSync: v.outOfSync, complete: true },
+        this.log(v.outOfSync.length ? "warn" : "info", `volume ${this.cfg.volume}: verify finished: ${v.checked} regions checked, ${v.outOfSync.length} out of sync${v.outOfSync.length ? " (marked; they resync at the next connection)" : ""}`),
+      );
+      if (v.outOfSync.length) out.push(this.commit());
+    }
+  }
+
+  private startVerifyRead(region: number, out: Effect[]): void {
+    this.verify!.reading.set(region, { redo: false });
+    const offset_bytes = region * this.meta.region_bytes;
+    const length_bytes = Math.min(this.meta.region_bytes, this.meta.size_bytes - offset_bytes);
+    out.push({ kind: "disk-read", io: this.newIo({ kind: "ov-read", region, epoch: this.epoch }), offset_bytes, length_bytes });
+  }
+
+  private verifyReadDone(region: number, epoch: number, data: Uint8Array | undefined, out: Effect[]): void {
+    const v = this.verify;
+    const st = v?.reading.get(region);
+    if (!v || !st || epoch !== this.epoch) return;
+    v.reading.delete(region);
+    if (st.redo || data === undefined) {
+      v.retry.add(region);
+      return this.verifyPump(out);
+    }
+    v.awaiting.add(region);
+    out.push({ kind: "send", msg: { t: "ov-req", region, digest: sha256(data) } });
   }
 
   // ---- application I/O (Primary) ----
@@ -286,6 +367,8 @@ export class ReplicationCore {
       for (const r of regions) {
         const reading = this.rsReading.get(r);
         if (reading) reading.redo = true; // the resync read may predate this write
+        const verifying = this.verify?.reading.get(r);
+        if (verifying) verifying.redo = true;
       }
     } else {
       for (const r of regions) this.meta.bitmap.set(r);
@@ -348,6 +431,7 @@ export class ReplicationCore {
         if (!ok) w.error = "local disk write failed";
         this.finishWrite(w, out);
         this.resyncPump(out);
+        this.verifyPump(out);
         break;
       }
       case "app-flush": {
@@ -373,6 +457,20 @@ export class ReplicationCore {
       case "rs-read":
         this.resyncReadDone(p.region, p.epoch, data, out);
         break;
+      case "ov-read":
+        this.verifyReadDone(p.region, p.epoch, ok ? data : undefined, out);
+        break;
+      case "ov-peer-read": {
+        this.peerInFlight.delete(io);
+        if (p.epoch === this.epoch) {
+          const equal = ok && data !== undefined && sha256(data).every((x, i) => x === p.digest[i]);
+          if (!equal) this.meta.bitmap.set(p.region);
+          out.push({ kind: "send", msg: { t: "ov-rep", region: p.region, equal } });
+          if (!equal) out.push(this.log("warn", `volume ${this.cfg.volume}: verify: region ${p.region} differs from the peer's`));
+        }
+        this.drainPeerQueue(out);
+        break;
+      }
     }
     this.pump(out);
     return out;
@@ -422,6 +520,27 @@ export class ReplicationCore {
         return out;
       case "rs-done":
         return this.onResyncDone(msg.current);
+      case "role":
+        if (this.peer) this.peer.role = msg.role;
+        return out;
+      case "ov-req": {
+        const offset_bytes = msg.region * this.meta.region_bytes;
+        const length_bytes = Math.min(this.meta.region_bytes, this.meta.size_bytes - offset_bytes);
+        this.peerQueue.push({ kind: "verify", region: msg.region, digest: msg.digest, offset_bytes, length_bytes });
+        this.drainPeerQueue(out);
+        return out;
+      }
+      case "ov-rep": {
+        const v = this.verify;
+        if (!v || !v.awaiting.delete(msg.region)) return out;
+        v.checked++;
+        if (!msg.equal) {
+          v.outOfSync.push(msg.region);
+          this.meta.bitmap.set(msg.region);
+        }
+        this.verifyPump(out);
+        return out;
+      }
     }
   }
 
@@ -441,6 +560,13 @@ export class ReplicationCore {
       }
       case "rs-ack":
         return msg.region < regions ? null : `resync ack for region ${msg.region} beyond the last region`;
+      case "ov-req":
+      case "ov-rep":
+        return msg.region < regions ? null : `verify of region ${msg.region} beyond the last region`;
+      case "role":
+        // Two promotions crossed on the wire: dual-primary is not enabled, so part now; the
+        // generations tell the story at the next handshake.
+        return msg.role === "Primary" && this.role === "Primary" ? "both nodes became Primary at once" : null;
       default:
         return null;
     }
@@ -477,11 +603,19 @@ export class ReplicationCore {
         out.push({ kind: "disk-flush", io });
         continue;
       }
-      const end = op.offset_bytes + op.data.byteLength;
+      const length_bytes = op.kind === "verify" ? op.length_bytes : op.data.byteLength;
+      const end = op.offset_bytes + length_bytes;
       for (const f of this.peerInFlight.values()) {
         if (f.length_bytes === 0 || (op.offset_bytes < f.offset_bytes + f.length_bytes && f.offset_bytes < end)) return;
       }
       this.peerQueue.shift();
+      if (op.kind === "verify") {
+        // In the stream's order: after earlier writes landed, before later overlapping ones start.
+        const io = this.newIo({ kind: "ov-peer-read", region: op.region, digest: op.digest, epoch: this.epoch });
+        this.peerInFlight.set(io, { offset_bytes: op.offset_bytes, length_bytes });
+        out.push({ kind: "disk-read", io, offset_bytes: op.offset_bytes, length_bytes });
+        continue;
+      }
       const io = this.newIo({ kind: "peer-write", seq: op.seq, resync: op.resync, epoch: this.epoch });
       this.peerInFlight.set(io, { offset_bytes: op.offset_bytes, length_bytes: op.data.byteLength });
       out.push({ kind: "disk-write", io, offset_bytes: op.offset_bytes, data: op.data, fua: op.fua });
@@ -606,6 +740,10 @@ export class ReplicationCore {
     this.rsReading.clear();
     this.rsSent.clear();
     this.peerQueue = [];
+    if (this.verify) {
+      out.push({ kind: "verify-done", checked: this.verify.checked, outOfSync: this.verify.outOfSync, complete: false });
+      this.verify = null;
+    }
     this.bySeq.clear();
     this.unackedSent_bytes = 0;
     out.push(this.log("warn", `volume ${this.cfg.volume}: lost the peer: ${reason}`));
@@ -659,3 +797,7 @@ export class ReplicationCore {
   }
 }
 
+
+function sha256(b: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash("sha256").update(b).digest());
+}

@@ -10,7 +10,8 @@ export const MSG_DATA_MAX_BYTES = 32 * 1024 * 1024;
 /** A bitmap of 1 MiB regions for a 64 TiB volume. */
 export const MSG_BITMAP_MAX_BYTES = 8 * 1024 * 1024;
 
-const T = { hello: 1, data: 2, flush: 3, ack: 4, "rs-data": 5, "rs-ack": 6, "rs-done": 7 } as const;
+const T = { hello: 1, data: 2, flush: 3, ack: 4, "rs-data": 5, "rs-ack": 6, "rs-done": 7, "ov-req": 8, "ov-rep": 9, role: 10 } as const;
+const DIGEST_BYTES = 32;
 const PROTOCOLS: Protocol[] = ["A", "B", "C"];
 const ROLES: Role[] = ["Primary", "Secondary"];
 const ACK_KINDS = ["recv", "write", "flush"] as const;
@@ -52,6 +53,16 @@ export function encodeMessage(m: PeerMsg): Uint8Array {
       break;
     case "rs-done":
       u64(w, m.current);
+      break;
+    case "ov-req":
+      if (m.digest.byteLength !== DIGEST_BYTES) throw new RangeError(`verify digest must be ${DIGEST_BYTES} bytes`);
+      w.u32(m.region).bytes(m.digest);
+      break;
+    case "ov-rep":
+      w.u32(m.region).u8(m.equal ? 1 : 0);
+      break;
+    case "role":
+      w.u8(ROLES.indexOf(m.role));
       break;
   }
   return w.finish();
@@ -133,6 +144,19 @@ function decode(r: ByteReader): PeerMsg {
       break;
     case T["rs-done"]:
       m = { t: "rs-done", current: readU64(r, "generation") };
+      break;
+    case T["ov-req"]:
+      m = { t: "ov-req", region: r.u32("region"), digest: new Uint8Array(r.bytesOf(DIGEST_BYTES, "digest")) };
+      break;
+    case T["ov-rep"]: {
+      const region = r.u32("region");
+      const equal = r.u8("equal");
+      if (equal > 1) throw new DecodeError("equal must be 0 or 1");
+      m = { t: "ov-rep", region, equal: equal === 1 };
+      break;
+    }
+    case T.role:
+      m = { t: "role", role: pick(ROLES, r.u8("role"), "role") };
       break;
     default:
       throw new DecodeError(`unknown message type ${type}`);

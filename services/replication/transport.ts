@@ -12,6 +12,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { ClusterKey } from "../shared/wire.ts";
 import { ByteQueue } from "./nbd/byte-queue.ts";
+import { readU32 } from "./nbd/protocol.ts";
 import { decodeMessage, encodeMessage, MSG_DATA_MAX_BYTES } from "./messages.ts";
 import type { PeerMsg } from "./types.ts";
 
@@ -88,8 +89,7 @@ export class PeerSession {
 
   private nextPreface(): SessionEvent | null {
     if (this.input.length < PREFACE_FIXED_BYTES) return null;
-    // A copy: socket chunks are Buffers, whose slice() is a view (DataView on .buffer would read
-    // from the wrong offset).
+    // A copy, so the DataView reads a small plain array (see readU32 in nbd/protocol.ts for why).
     const v = new DataView(new Uint8Array(this.input.peek(PREFACE_FIXED_BYTES)).buffer);
     if (v.getUint32(0) !== MAGIC) return { kind: "error", reason: "peer did not send the replication preface (wrong port or protocol)" };
     if (v.getUint8(4) !== VERSION) return { kind: "error", reason: `peer speaks replication transport version ${v.getUint8(4)}, we speak ${VERSION}` };
@@ -117,7 +117,7 @@ export class PeerSession {
   private nextFrame(): SessionEvent | null {
     if (this.input.length < 4) return null;
     const head = new Uint8Array(this.input.peek(4));
-    const len = new DataView(head.buffer).getUint32(0);
+    const len = readU32(head, 0);
     if (len < TAG_BYTES || len > FRAME_MAX_BYTES) return { kind: "error", reason: `frame of ${len} bytes is out of bounds` };
     if (this.input.length < 4 + len) return null;
     this.input.skip(4);

@@ -39,7 +39,12 @@ export type PeerMsg =
   | { t: "ack"; seq: number; kind: "recv" | "write" | "flush"; ok: boolean }
   | { t: "rs-data"; region: number; data: Uint8Array }
   | { t: "rs-ack"; region: number }
-  | { t: "rs-done"; current: bigint };
+  | { t: "rs-done"; current: bigint }
+  /** Online verify: the verifier's SHA-256 of a region; the peer compares with its own. */
+  | { t: "ov-req"; region: number; digest: Uint8Array }
+  | { t: "ov-rep"; region: number; equal: boolean }
+  /** A role change while connected (the Hello carried the role at connect time). */
+  | { t: "role"; role: Role };
 
 export type Effect =
   | { kind: "send"; msg: PeerMsg }
@@ -56,14 +61,18 @@ export type Effect =
   | { kind: "split-brain"; reason: string }
   /** Copy these regions aside before this node's data is overwritten (split-brain victim). */
   | { kind: "preserve-divergent"; regions: number[]; reason: string }
-  | { kind: "log"; level: "info" | "warn" | "error"; message: string };
+  | { kind: "log"; level: "info" | "warn" | "error"; message: string }
+  /** Online verify finished (or stopped with the connection): regions found different, now marked out of sync. */
+  | { kind: "verify-done"; checked: number; outOfSync: number[]; complete: boolean };
 
 export type IoPurpose =
   | { kind: "app-write"; req: number }
   | { kind: "app-flush"; req: number }
   | { kind: "peer-write"; seq: number; resync: number | null; epoch: number }
   | { kind: "peer-flush"; seq: number; resync: null; epoch: number }
-  | { kind: "rs-read"; region: number; epoch: number };
+  | { kind: "rs-read"; region: number; epoch: number }
+  | { kind: "ov-read"; region: number; epoch: number }
+  | { kind: "ov-peer-read"; region: number; digest: Uint8Array; epoch: number };
 
 export interface PromoteResult {
   ok: boolean;

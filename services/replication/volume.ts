@@ -129,6 +129,13 @@ export class Volume implements BlockBackend {
     }
   }
 
+  /** Online verify; the result arrives as a log line (and a `verify-done` effect). */
+  verify(): { ok: boolean; message: string } {
+    const r = this.core.startVerify();
+    this.run(r.effects);
+    return r;
+  }
+
   connect(): void {
     this.run(this.core.connect());
   }
@@ -206,6 +213,9 @@ export class Volume implements BlockBackend {
           break;
         case "preserve-divergent":
           this.preserve(e.regions, e.reason);
+          break;
+        case "verify-done":
+          if (!e.complete) this.o.log?.("warn", `volume ${this.o.name}: verify stopped with the connection after ${e.checked} regions`);
           break;
         case "split-brain":
         case "log":

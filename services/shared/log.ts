@@ -1,9 +1,16 @@
-// A small line logger: "time node level component: message". Secrets never reach it: callers
-// pass names and reasons, never key material or passwords.
-import { appendFileSync } from "node:fs";
+// A line logger: "time node level component: message". Secrets never reach it: callers pass
+// names and reasons, never key material or passwords.
+//
+// Writes are asynchronous and ordered. A node's event loop carries its heartbeats; a log write
+// that blocks on a busy disk (a synchronous append, or stderr redirected to a file) stalled a lab
+// node past its peers' loss timeout. Lines queue in memory (bounded) and are written by the
+// thread pool, one batch at a time.
+import { openSync, write, writeSync } from "node:fs";
 
 export type Level = "debug" | "info" | "warn" | "error";
 const RANK: Record<Level, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+/** Lines waiting for the disk beyond this are dropped (and counted in the next line written). */
+const MAX_QUEUED_LINES = 10_000;
 
 export interface Logger {
   debug(component: string, message: string): void;
@@ -12,19 +19,88 @@ export interface Logger {
   error(component: string, message: string): void;
 }
 
+/** An ordered, non-blocking writer of lines to one file descriptor. */
+class LineSink {
+  private queue: string[] = [];
+  private writing = false;
+  private dropped = 0;
+
+  constructor(private readonly fd: number) {}
+
+  push(line: string): void {
+    if (this.queue.length >= MAX_QUEUED_LINES) {
+      this.dropped++;
+      return;
+    }
+    if (this.dropped > 0) {
+      this.queue.push(`(${this.dropped} log lines dropped: the disk was too slow)\n`);
+      this.dropped = 0;
+    }
+    this.queue.push(line);
+    if (!this.writing) this.flush();
+  }
+
+  private flush(): void {
+    if (this.queue.length === 0) {
+      this.writing = false;
+      return;
+    }
+    this.writing = true;
+    const chunk = Buffer.from(this.queue.join(""));
+    this.queue = [];
+    const next = (from: number) =>
+      write(this.fd, chunk, from, chunk.byteLength - from, null, (err, n) => {
+        if (!err && from + n < chunk.byteLength) return next(from + n);
+        this.flush();
+      });
+    next(0);
+  }
+
+  /** For exit paths: write what is queued synchronously. */
+  drainSync(): void {
+    if (this.queue.length === 0) return;
+    try {
+      writeSync(this.fd, this.queue.join(""));
+    } catch {
+      // nothing more to do on the way out
+    }
+    this.queue = [];
+  }
+}
+
+const sinks = new Map<string, LineSink>();
+
+function sinkFor(target: string | number): LineSink {
+  const key = String(target);
+  let s = sinks.get(key);
+  if (!s) {
+    const fd = typeof target === "number" ? target : openSync(target, "a", 0o640);
+    s = new LineSink(fd);
+    sinks.set(key, s);
+  }
+  return s;
+}
+
+process.once("exit", () => {
+  for (const s of sinks.values()) s.drainSync();
+});
+
 export function createLogger(node: string, opts: { file?: string; level?: Level; stderr?: boolean } = {}): Logger {
   const min = RANK[opts.level ?? ((process.env.HAPD_LOG_LEVEL as Level | undefined) ?? "info")] ?? 1;
+  let fileSink: LineSink | null = null;
+  if (opts.file) {
+    try {
+      fileSink = sinkFor(opts.file);
+    } catch {
+      fileSink = null;
+    }
+  }
+  const toStderr = opts.stderr ?? !fileSink;
   const write = (level: Level, component: string, message: string) => {
     if (RANK[level] < min) return;
     const line = `${new Date().toISOString()} ${node} ${level.padEnd(5)} ${component}: ${message}\n`;
-    if (opts.file) {
-      try {
-        appendFileSync(opts.file, line, { mode: 0o640 });
-      } catch {
-        process.stderr.write(line);
-      }
-    }
-    if (opts.stderr ?? !opts.file) process.stderr.write(line);
+    fileSink?.push(line);
+    if (toStderr) sinkFor(2).push(line);
   };
   return {
     debug: (c, m) => write("debug", c, m),
@@ -52,3 +128,4 @@ export class RateLimiter {
     return suppressed;
   }
 }
+

@@ -3,7 +3,7 @@
 // run in order and each one leaves the lab healed.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type LabState, labPower, labStatus, nodePid, readLabState } from "../../services/lab/lab.ts";
 import { queryNode } from "../../services/node/status-client.ts";
 import type { FenceEvent } from "../../services/fencing/core.ts";
@@ -72,11 +72,43 @@ async function allTogether(): Promise<void> {
   }
 }
 
+/**
+ * Every test starts from the whole lab up: a host that an earlier test left fenced, reset or
+ * stopped is powered on again, so one failure cannot cascade into the tests after it.
+ */
+async function healLab(): Promise<void> {
+  for (const n of ["host-a", "host-b", "arb"]) {
+    const up = await labStatus(DIR, n).then(
+      () => true,
+      () => false,
+    );
+    const off = n !== "arb" && (() => {
+      try {
+        return labPower(state(), n) === "off";
+      } catch {
+        return false;
+      }
+    })();
+    if (!up || off) {
+      try {
+        await restart(n);
+      } catch {
+        // already starting
+      }
+    }
+  }
+  await allTogether();
+}
+
 describe.skipIf(skip !== null)(`lab integration${skip ? ` (skipped: ${skip})` : ""}`, () => {
   beforeAll(() => {
     const r = run([HAPD, "demo", "--dir", DIR, "--prefix", P]);
     if (r.code !== 0) throw new Error(`hapd demo failed: ${r.stdout}${r.stderr}`);
   });
+
+  beforeEach(async () => {
+    await healLab();
+  }, 90_000);
 
   afterAll(() => {
     run([HAPD, "demo", "--down", "--dir", DIR]);

@@ -28,6 +28,9 @@ const arbMsg: fc.Arbitrary<PeerMsg> = fc.oneof(
   fc.record({ t: fc.constant("rs-data" as const), region: big, data: bytes }),
   fc.record({ t: fc.constant("rs-ack" as const), region: big }),
   fc.record({ t: fc.constant("rs-done" as const), current: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }),
+  fc.record({ t: fc.constant("ov-req" as const), region: big, digest: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
+  fc.record({ t: fc.constant("ov-rep" as const), region: big, equal: fc.boolean() }),
+  fc.record({ t: fc.constant("role" as const), role: fc.constantFrom("Primary" as const, "Secondary" as const) }),
 );
 
 describe("replication core, hostile peer", () => {

@@ -259,6 +259,26 @@ describe("promotion and fencing", () => {
     expect(a.c.outOfSyncRegions).toBe(1);
   });
 
+  it("a node learns the peer's promotion while connected: no accidental dual-primary", () => {
+    const sim = new ReplSim({ seed: 14 });
+    expect(sim.runUntil(() => sim.inSync(), 100)).toBe(true);
+    const [a, b] = sim.nodes;
+    expect(sim.promote(a).ok).toBe(true);
+    sim.runFor(2);
+    const r = b.c.promote();
+    expect(r.ok).toBe(false);
+    expect(r.message).toMatch(/the peer is Primary/);
+    // Two promotions that cross on the wire: the connection parts instead of running dual-primary.
+    const sim2 = new ReplSim({ seed: 15 });
+    expect(sim2.runUntil(() => sim2.inSync(), 100)).toBe(true);
+    const [c, d] = sim2.nodes;
+    sim2.promote(c);
+    sim2.promote(d);
+    sim2.runFor(30);
+    expect(c.c.conn).not.toBe("Connected");
+    expect([c, d].some((n) => n.log.some((l) => /both nodes became Primary at once/.test(l)))).toBe(true);
+  });
+
   it("an Outdated disk refuses promotion until forced, and the cluster outdates only a Secondary", () => {
     const { sim, a, b } = setup(13);
     sim.cut();
@@ -268,5 +288,44 @@ describe("promotion and fencing", () => {
     expect(r.ok).toBe(false);
     expect(r.message).toMatch(/volume vol0: refusing promotion: the cluster marked this disk Outdated/);
     expect(a.c.outdate().ok).toBe(false);
+  });
+});
+
+describe("online verify", () => {
+  function verifyRun(seed: number, corrupt: number[]) {
+    const { sim, a, b } = setup(seed);
+    // The application writes only the first half (regions 0–7); corruption goes to the second.
+    const client = new Client(sim, a, BLOCKS / 2);
+    client.start();
+    sim.runFor(20);
+    for (const r of corrupt) b.data.current[r * sim.region_bytes + 1234]! ^= 0x5a;
+    const started = a.c.startVerify();
+    sim.exec(a, started.effects);
+    expect(started.ok).toBe(true);
+    expect(b.c.startVerify().message).toMatch(/run verify on the Primary/);
+    expect(sim.runUntil(() => !a.c.verifying, 2000)).toBe(true);
+    const done = a.effects.find((e) => e.kind === "verify-done");
+    return { sim, a, b, client, done };
+  }
+
+  it(`finds exactly the corrupted regions while the application writes (${SEEDS} seeds)`, () => {
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const { done } = verifyRun(seed + 4000, [9, 14]);
+      expect(done).toMatchObject({ kind: "verify-done", complete: true, checked: 16, outOfSync: [9, 14] });
+    }
+  });
+
+  it("reports no difference on healthy replicas under writes, and marked regions resync on reconnect", () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const { done } = verifyRun(seed + 5000, []);
+      expect(done).toMatchObject({ complete: true, outOfSync: [] });
+    }
+    const { sim, a, b, client } = verifyRun(5100, [12]);
+    expect(a.c.outOfSyncRegions).toBe(1);
+    sim.exec(a, a.c.disconnect("resync after verify"));
+    sim.runFor(20);
+    sim.exec(a, a.c.connect());
+    converge(sim, client);
+    expect(digest(a.data.current)).toBe(digest(b.data.current));
   });
 });

@@ -34,6 +34,9 @@ const arbMsg: fc.Arbitrary<PeerMsg> = fc.oneof(
   fc.record({ t: fc.constant("rs-data" as const), region: fc.integer({ min: 0, max: 2 ** 32 - 1 }), data: fc.uint8Array({ maxLength: 256 }) }),
   fc.record({ t: fc.constant("rs-ack" as const), region: fc.integer({ min: 0, max: 2 ** 32 - 1 }) }),
   fc.record({ t: fc.constant("rs-done" as const), current: u64 }),
+  fc.record({ t: fc.constant("ov-req" as const), region: fc.integer({ min: 0, max: 2 ** 32 - 1 }), digest: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
+  fc.record({ t: fc.constant("ov-rep" as const), region: fc.integer({ min: 0, max: 2 ** 32 - 1 }), equal: fc.boolean() }),
+  fc.record({ t: fc.constant("role" as const), role: fc.constantFrom("Primary" as const, "Secondary" as const) }),
 );
 
 function pair(k2 = key) {

@@ -151,7 +151,7 @@ export class NbdConnection {
   private stepFlags(out: Effect[]): boolean {
     if (this.input.length < 4) return false;
     const b = this.input.take(4);
-    const flags = new DataView(b.buffer, b.byteOffset, 4).getUint32(0);
+    const flags = P.readU32(b, 0);
     if ((flags & P.FLAG_FIXED_NEWSTYLE) === 0) {
       out.push(this.close("client does not support fixed newstyle negotiation", false));
       return true;

@@ -69,6 +69,21 @@ export const OPTION_DATA_MAX_BYTES = 8192;
 /** NBD names and strings are limited to 4096 bytes by the protocol. */
 export const NAME_MAX_BYTES = 4096;
 
+// Readers over received bytes. Received bytes are views into socket Buffers; in Bun, reading
+// `.buffer` of such a view to build a DataView costs time proportional to the chunk, so frames are
+// decoded byte by byte instead.
+export function readU16(b: Uint8Array, at: number): number {
+  return (b[at]! << 8) | b[at + 1]!;
+}
+
+export function readU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+export function readU64(b: Uint8Array, at: number): bigint {
+  return (BigInt(readU32(b, at)) << 32n) | BigInt(readU32(b, at + 4));
+}
+
 export function greeting(): Uint8Array {
   const b = new Uint8Array(18);
   const v = new DataView(b.buffer);
@@ -85,8 +100,7 @@ export interface OptionHeader {
 }
 
 export function decodeOptionHeader(b: Uint8Array): OptionHeader {
-  const v = new DataView(b.buffer, b.byteOffset, OPTION_HEADER_BYTES);
-  return { magic: v.getBigUint64(0), option: v.getUint32(8), length: v.getUint32(12) };
+  return { magic: readU64(b, 0), option: readU32(b, 8), length: readU32(b, 12) };
 }
 
 export function optionReply(option: number, type: number, data: Uint8Array = new Uint8Array(0)): Uint8Array {
@@ -144,15 +158,14 @@ export type InfoRequest = { ok: true; name: string; infos: number[] } | { ok: fa
 
 /** Data of NBD_OPT_INFO / NBD_OPT_GO: u32 name length, name, u16 count, u16 info types. */
 export function decodeInfoRequest(data: Uint8Array): InfoRequest {
-  const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (data.byteLength < 6) return { ok: false, reason: `option data of ${data.byteLength} bytes is shorter than 6` };
-  const nameLen = v.getUint32(0);
+  const nameLen = readU32(data, 0);
   if (nameLen > NAME_MAX_BYTES) return { ok: false, reason: `export name of ${nameLen} bytes exceeds ${NAME_MAX_BYTES}` };
   if (4 + nameLen + 2 > data.byteLength) return { ok: false, reason: "export name runs past the option data" };
-  const count = v.getUint16(4 + nameLen);
+  const count = readU16(data, 4 + nameLen);
   if (4 + nameLen + 2 + count * 2 !== data.byteLength) return { ok: false, reason: `info request count ${count} does not match the option length` };
   const infos: number[] = [];
-  for (let i = 0; i < count; i++) infos.push(v.getUint16(4 + nameLen + 2 + i * 2));
+  for (let i = 0; i < count; i++) infos.push(readU16(data, 4 + nameLen + 2 + i * 2));
   const name = decodeName(data.subarray(4, 4 + nameLen));
   if (name === null) return { ok: false, reason: "export name is not valid UTF-8" };
   return { ok: true, name, infos };
@@ -176,14 +189,13 @@ export interface Request {
 }
 
 export function decodeRequest(b: Uint8Array): Request {
-  const v = new DataView(b.buffer, b.byteOffset, REQUEST_BYTES);
   return {
-    magic: v.getUint32(0),
-    flags: v.getUint16(4),
-    type: v.getUint16(6),
-    cookie: v.getBigUint64(8),
-    offset: v.getBigUint64(16),
-    length: v.getUint32(24),
+    magic: readU32(b, 0),
+    flags: readU16(b, 4),
+    type: readU16(b, 6),
+    cookie: readU64(b, 8),
+    offset: readU64(b, 16),
+    length: readU32(b, 24),
   };
 }
 
