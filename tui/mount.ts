@@ -92,6 +92,11 @@ export function mountConsole(o: MountOptions): Promise<number> {
     };
     keys.subscribe((k) => {
       if (queue.length >= MAX_QUEUED_KEYS) return;
+      // Keys typed while the terminal is too small are dropped as they arrive: by the time the
+      // queue reaches them the terminal may be big again, and they would land in a field the
+      // operator could not see. Ctrl-C still goes through (it asks before leaving).
+      const sz = o.size.get();
+      if ((sz.cols < 80 || sz.rows < 24) && !(k.name === "ctrl" && (k.ch === "c" || k.ch === "l"))) return;
       queue.push(k);
       if (!draining) {
         draining = true;

@@ -107,6 +107,8 @@ export interface VolumeMeta {
   bitmap: Bitmap;
 }
 
+export type CommitInput = Omit<VolumeMeta, "seq" | "uuid" | "size_bytes" | "region_bytes">;
+
 export class MetadataError extends Error {
   constructor(
     readonly volume: string,
@@ -259,13 +261,28 @@ export class MetaStore {
   }
 
   /** Makes `next` the durable state. When it returns, a crash leaves `next` (or a later state). */
-  commit(next: Omit<VolumeMeta, "seq" | "uuid" | "size_bytes" | "region_bytes">): void {
+  commit(next: CommitInput): void {
+    const c = this.beginCommit(next);
+    this.dev.writeAt(c.offset_bytes, c.bytes);
+    this.dev.sync();
+    c.done();
+  }
+
+  /**
+   * The same commit in two halves, for an edge that writes asynchronously: write `bytes` at
+   * `offset_bytes` of the device, sync it, then call done(). Commits must not overlap.
+   */
+  beginCommit(next: CommitInput): { offset_bytes: number; bytes: Uint8Array; done: () => void } {
     const meta: VolumeMeta = { ...cloneMeta({ ...this.state, ...next }), seq: this.state.seq + 1n, uuid: this.state.uuid, size_bytes: this.state.size_bytes, region_bytes: this.state.region_bytes };
     const target = 1 - this.slot;
-    this.dev.writeAt(this.base_bytes + target * slotBytes(meta.size_bytes, meta.region_bytes), encodeSlot(meta));
-    this.dev.sync();
-    this.state = meta;
-    this.slot = target;
+    return {
+      offset_bytes: this.base_bytes + target * slotBytes(meta.size_bytes, meta.region_bytes),
+      bytes: encodeSlot(meta),
+      done: () => {
+        this.state = meta;
+        this.slot = target;
+      },
+    };
   }
 }
 

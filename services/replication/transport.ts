@@ -23,7 +23,7 @@ const TAG_BYTES = 16;
 const PREFACE_FIXED_BYTES = 4 + 1 + 1 + 4 + NONCE_BYTES + 2;
 export const FRAME_MAX_BYTES = MSG_DATA_MAX_BYTES + 4096;
 
-export type SessionEvent = { kind: "message"; msg: PeerMsg } | { kind: "ready"; peerId: number } | { kind: "error"; reason: string };
+export type SessionEvent = { kind: "message"; msg: PeerMsg } | { kind: "keepalive" } | { kind: "ready"; peerId: number } | { kind: "error"; reason: string };
 
 export class PeerSession {
   private readonly input = new ByteQueue();
@@ -63,9 +63,17 @@ export class PeerSession {
     return b;
   }
 
+  /** An empty authenticated frame: proves liveness to a peer that has nothing else to hear. */
+  keepalive(): Uint8Array {
+    return this.sealBytes(new Uint8Array(0));
+  }
+
   seal(msg: PeerMsg): Uint8Array {
+    return this.sealBytes(encodeMessage(msg));
+  }
+
+  private sealBytes(plain: Uint8Array): Uint8Array {
     if (!this.sendKey) throw new Error("session not ready");
-    const plain = encodeMessage(msg);
     const head = new Uint8Array(4);
     new DataView(head.buffer).setUint32(0, plain.byteLength + TAG_BYTES);
     const c = createCipheriv("aes-256-gcm", this.sendKey, counterNonce(this.sendCounter++));
@@ -133,6 +141,7 @@ export class PeerSession {
     } catch {
       return { kind: "error", reason: "frame failed authentication (altered, replayed or out of order)" };
     }
+    if (plain.byteLength === 0) return { kind: "keepalive" };
     const r = decodeMessage(plain);
     if (!r.ok) return { kind: "error", reason: `undecodable message from node ${this.peerId}: ${r.reason}` };
     return { kind: "message", msg: r.msg };
@@ -154,6 +163,9 @@ export interface PeerLinkOptions {
   listen: { host: string; port: number };
   reconnectMin_ms?: number;
   reconnectMax_ms?: number;
+  /** A keepalive frame goes out this often; a peer silent for deadAfter_ms is dropped. */
+  keepalive_ms?: number;
+  deadAfter_ms?: number;
   onUp: () => void;
   onMessage: (msg: PeerMsg) => void;
   onDown: (reason: string) => void;
@@ -162,6 +174,8 @@ export interface PeerLinkOptions {
 export class PeerLink {
   private server: Server | null = null;
   private socket: Socket | null = null;
+  /** The socket the core was told is up; onDown is reported for it only. */
+  private upSocket: Socket | null = null;
   private session: PeerSession | null = null;
   private stopped = false;
   private backoff_ms: number;
@@ -178,7 +192,9 @@ export class PeerLink {
   async start(): Promise<void> {
     if (this.listens) {
       const server = createServer((s) => {
-        if (this.socket) return void s.destroy(); // one peer connection at a time
+        // The peer dials only when it believes it is disconnected, so a new connection means the
+        // old one is dead (a crashed host sends no FIN): the newcomer wins.
+        this.socket?.destroy(new Error("replaced by a new connection from the peer"));
         this.attach(s, false);
       });
       await new Promise<void>((resolve, reject) => {
@@ -227,9 +243,18 @@ export class PeerLink {
     this.session = session;
     let up = false;
     let reason = "connection closed";
+    let heard_ms = Date.now();
+    const dead_ms = this.o.deadAfter_ms ?? 3000;
+    const beat = setInterval(() => {
+      if (Date.now() - heard_ms > dead_ms) {
+        reason = `peer silent for more than ${dead_ms} ms`;
+        s.destroy();
+      } else if (session.ready) s.write(session.keepalive());
+    }, this.o.keepalive_ms ?? 500);
     s.on("connect", () => s.write(session.preface()));
     if (!initiator) s.write(session.preface());
     s.on("data", (b: Buffer) => {
+      heard_ms = Date.now();
       for (const ev of session.receive(b)) {
         if (ev.kind === "error") {
           reason = ev.reason;
@@ -241,19 +266,25 @@ export class PeerLink {
             return;
           }
           up = true;
+          if (this.upSocket !== null && this.upSocket !== s) this.o.onDown("replaced by a new connection from the peer");
+          this.upSocket = s;
           this.o.onUp();
-        } else this.o.onMessage(ev.msg);
+        } else if (ev.kind === "message") this.o.onMessage(ev.msg);
       }
     });
     s.on("error", (e) => {
       reason = e.message;
     });
     s.on("close", () => {
+      clearInterval(beat);
       if (this.socket === s) {
         this.socket = null;
         this.session = null;
       }
-      if (up) this.o.onDown(reason);
+      if (up && this.upSocket === s) {
+        this.upSocket = null;
+        this.o.onDown(reason);
+      }
       if (initiator && !this.stopped) {
         this.timer = setTimeout(() => this.dial(), this.backoff_ms);
         this.backoff_ms = Math.min(this.backoff_ms * 2, this.o.reconnectMax_ms ?? 2000);

@@ -2,10 +2,11 @@
 // backing file (FileBackend), the metadata file (MetaStore over FdMetaDevice) and the peer link
 // (PeerLink). It is itself a BlockBackend, so the NBD server can serve it to QEMU unchanged.
 import * as fs from "node:fs";
+import { open as openAsync, type FileHandle } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { FileBackend, type BlockBackend } from "./backend.ts";
 import { ReplicationCore } from "./core.ts";
-import { FdMetaDevice, Flag, MetaStore } from "./metadata.ts";
+import { FdMetaDevice, Flag, MetaStore, type VolumeMeta } from "./metadata.ts";
 import { PeerLink } from "./transport.ts";
 import { DEFAULT_CONFIG, type CoreConfig, type Effect } from "./types.ts";
 import type { ClusterKey } from "../shared/wire.ts";
@@ -38,6 +39,9 @@ export class Volume implements BlockBackend {
   private readonly link: PeerLink;
   private nextReq = 1;
   private closed = false;
+  /** Effects run strictly in order; an asynchronous metadata commit holds back everything after it. */
+  private readonly queue: Effect[] = [];
+  private committing = false;
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 
   private constructor(
@@ -45,6 +49,7 @@ export class Volume implements BlockBackend {
     private readonly backend: FileBackend,
     private readonly store: MetaStore,
     private readonly metaFd: number,
+    private readonly metaFh: FileHandle,
   ) {
     this.core = new ReplicationCore({ ...DEFAULT_CONFIG, ...o.config, nodeId: o.nodeId, volume: o.name, newGeneration }, store.meta);
     this.link = new PeerLink({
@@ -76,7 +81,8 @@ export class Volume implements BlockBackend {
     const metaFd = fs.openSync(o.metaPath, "r+");
     try {
       const store = MetaStore.attach(new FdMetaDevice(fs, metaFd), o.name, { size_bytes: backend.size_bytes });
-      const v = new Volume(o, backend, store, metaFd);
+      // Commits go through an async handle so an fdatasync does not stall the event loop.
+      const v = new Volume(o, backend, store, metaFd, await openAsync(o.metaPath, "r+"));
       v.run(v.core.start());
       v.run(v.core.connect());
       await v.link.start();
@@ -150,7 +156,10 @@ export class Volume implements BlockBackend {
     await this.link.stop();
     for (const p of this.pending.values()) p.reject(new Error(`volume ${this.o.name} closed`));
     this.pending.clear();
+    // Let a commit in progress finish: its slot must not be left half written by us.
+    for (let i = 0; i < 5000 && this.committing; i++) await new Promise((r) => setTimeout(r, 1));
     fs.closeSync(this.metaFd);
+    await this.metaFh.close();
     await this.backend.close();
   }
 
@@ -162,66 +171,95 @@ export class Volume implements BlockBackend {
     });
   }
 
-  /** Executes effects in order; meta-commit is synchronous, as the core requires. */
+  /**
+   * Executes effects in order. The core requires a meta-commit to be durable before any later
+   * effect runs; the commit is asynchronous here, so the queue waits for it instead of the thread.
+   */
   private run(effects: Effect[]): void {
     if (this.closed) return;
-    for (const e of effects) {
-      switch (e.kind) {
-        case "send":
-          this.link.send(e.msg);
-          break;
-        case "disk-write":
-          this.backend.write(e.offset_bytes, e.data, e.fua).then(
-            () => this.run(this.core.diskDone(e.io, true)),
-            () => this.run(this.core.diskDone(e.io, false)),
-          );
-          break;
-        case "disk-read":
-          this.backend.read(e.offset_bytes, e.length_bytes).then(
-            (d) => this.run(this.core.diskDone(e.io, true, d)),
-            () => this.run(this.core.diskDone(e.io, false)),
-          );
-          break;
-        case "disk-flush":
-          this.backend.flush().then(
-            () => this.run(this.core.diskDone(e.io, true)),
-            () => this.run(this.core.diskDone(e.io, false)),
-          );
-          break;
-        case "meta-commit":
-          this.store.commit(e.meta);
-          break;
-        case "ack": {
-          const p = this.pending.get(e.req);
-          this.pending.delete(e.req);
-          if (e.ok) p?.resolve();
-          else p?.reject(Object.assign(new Error(`volume ${this.o.name}: ${e.error ?? "write failed"}`), { code: "EIO" }));
+    this.queue.push(...effects);
+    while (!this.committing && this.queue.length > 0 && !this.closed) {
+      const e = this.queue.shift()!;
+      if (e.kind === "meta-commit") this.commitAsync(e.meta);
+      else this.perform(e);
+    }
+  }
+
+  private commitAsync(meta: VolumeMeta): void {
+    this.committing = true;
+    const c = this.store.beginCommit(meta);
+    void (async () => {
+      let done = 0;
+      while (done < c.bytes.byteLength) done += (await this.metaFh.write(c.bytes, done, c.bytes.byteLength - done, c.offset_bytes + done)).bytesWritten;
+      await this.metaFh.datasync();
+    })().then(
+      () => {
+        c.done();
+        this.committing = false;
+        this.run([]);
+      },
+      (err) => {
+        // Without durable metadata no write may proceed: stay blocked, loudly.
+        this.o.log?.("error", `volume ${this.o.name}: metadata commit failed: ${String(err)}; I/O is blocked`);
+      },
+    );
+  }
+
+  private perform(e: Effect): void {
+    switch (e.kind) {
+      case "send":
+        this.link.send(e.msg);
+        break;
+      case "disk-write":
+        this.backend.write(e.offset_bytes, e.data, e.fua).then(
+          () => this.run(this.core.diskDone(e.io, true)),
+          () => this.run(this.core.diskDone(e.io, false)),
+        );
+        break;
+      case "disk-read":
+        this.backend.read(e.offset_bytes, e.length_bytes).then(
+          (d) => this.run(this.core.diskDone(e.io, true, d)),
+          () => this.run(this.core.diskDone(e.io, false)),
+        );
+        break;
+      case "disk-flush":
+        this.backend.flush().then(
+          () => this.run(this.core.diskDone(e.io, true)),
+          () => this.run(this.core.diskDone(e.io, false)),
+        );
+        break;
+      case "meta-commit":
+        break; // handled by run()
+      case "ack": {
+        const p = this.pending.get(e.req);
+        this.pending.delete(e.req);
+        if (e.ok) p?.resolve();
+        else p?.reject(Object.assign(new Error(`volume ${this.o.name}: ${e.error ?? "write failed"}`), { code: "EIO" }));
+        break;
+      }
+      case "outdate-peer":
+        if (!this.o.outdatePeer) {
+          this.o.log?.("error", `volume ${this.o.name}: I/O suspended: no fencing hook is wired to outdate the peer`);
           break;
         }
-        case "outdate-peer":
-          if (!this.o.outdatePeer) {
-            this.o.log?.("error", `volume ${this.o.name}: I/O suspended: no fencing hook is wired to outdate the peer`);
-            break;
-          }
-          this.o.outdatePeer().then(
-            (ok) => ok && this.run(this.core.fenceConfirmed()),
-            (err) => this.o.log?.("error", `volume ${this.o.name}: outdating the peer failed: ${String(err)}; I/O stays suspended`),
-          );
-          break;
-        case "disconnect":
-          this.link.drop(e.reason);
-          break;
-        case "preserve-divergent":
-          this.preserve(e.regions, e.reason);
-          break;
-        case "verify-done":
-          if (!e.complete) this.o.log?.("warn", `volume ${this.o.name}: verify stopped with the connection after ${e.checked} regions`);
-          break;
-        case "split-brain":
-        case "log":
-          this.o.log?.(e.kind === "log" ? e.level : "error", e.kind === "log" ? e.message : e.reason);
-          break;
-      }
+        this.o.outdatePeer().then(
+          (ok) => ok && this.run(this.core.fenceConfirmed()),
+          (err) => this.o.log?.("error", `volume ${this.o.name}: outdating the peer failed: ${String(err)}; I/O stays suspended`),
+        );
+        break;
+      case "disconnect":
+        this.link.drop(e.reason);
+        break;
+      case "preserve-divergent":
+        this.preserve(e.regions, e.reason);
+        break;
+      case "verify-done":
+        if (!e.complete) this.o.log?.("warn", `volume ${this.o.name}: verify stopped with the connection after ${e.checked} regions`);
+        break;
+      case "split-brain":
+      case "log":
+        this.o.log?.(e.kind === "log" ? e.level : "error", e.kind === "log" ? e.message : e.reason);
+        break;
     }
   }
 

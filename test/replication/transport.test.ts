@@ -159,4 +159,33 @@ describe("peer link over TCP", () => {
     await a.stop();
     await b.stop();
   });
+
+  it("drops a peer that goes silent, and lets a new connection replace a dead one", async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const events: string[] = [];
+    const a = new PeerLink({ key, volume: "vol0", listen: { host: "127.0.0.1", port }, selfId: 1, peerId: 2, keepalive_ms: 50, deadAfter_ms: 300, onUp: () => events.push("up"), onMessage: () => {}, onDown: (r) => events.push(`down ${r}`) });
+    await a.start();
+    // A peer that completes the preface and then never says anything again (a hung host).
+    const { connect } = await import("node:net");
+    const mute = (): Promise<import("node:net").Socket> =>
+      new Promise((resolve) => {
+        const s = connect(port, "127.0.0.1", () => {
+          s.write(new PeerSession(key, 2, "vol0", true).preface());
+          resolve(s);
+        });
+        s.on("error", () => {});
+        s.on("data", () => {});
+      });
+    const first = await mute();
+    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    for (let i = 0; i < 100 && !events.includes("up"); i++) await wait(10);
+    const second = await mute(); // replaces the first at once
+    for (let i = 0; i < 100 && events.filter((e) => e === "up").length < 2; i++) await wait(10);
+    expect(events.slice(0, 3)).toEqual(["up", "down replaced by a new connection from the peer", "up"]);
+    for (let i = 0; i < 100 && !events.some((e) => /silent/.test(e)); i++) await wait(10);
+    expect(events).toContain("down peer silent for more than 300 ms");
+    first.destroy();
+    second.destroy();
+    await a.stop();
+  });
 });
