@@ -14,6 +14,7 @@ import { ScreenWriter } from "./terminal/screen-writer.ts";
 import { createTheme } from "./terminal/theme.ts";
 import { KeyRouter } from "./ui/key-router.ts";
 import { COLS, ROWS } from "./ui/lines.ts";
+import { COLS, ROWS } from "./ui/lines.ts";
 
 /** Keys typed ahead beyond this are dropped (a paste of a whole file, line noise). */
 export const MAX_QUEUED_KEYS = 4096;
@@ -96,7 +97,7 @@ export function mountConsole(o: MountOptions): Promise<number> {
       // queue reaches them the terminal may be big again, and they would land in a field the
       // operator could not see. Ctrl-C still goes through (it asks before leaving).
       const sz = o.size.get();
-      if ((sz.cols < 80 || sz.rows < 24) && !(k.name === "ctrl" && (k.ch === "c" || k.ch === "l"))) return;
+      if ((sz.cols < COLS || sz.rows < ROWS) && !(k.name === "ctrl" && (k.ch === "c" || k.ch === "l"))) return;
       queue.push(k);
       if (!draining) {
         draining = true;
