@@ -14,7 +14,6 @@ import { ScreenWriter } from "./terminal/screen-writer.ts";
 import { createTheme } from "./terminal/theme.ts";
 import { KeyRouter } from "./ui/key-router.ts";
 import { COLS, ROWS } from "./ui/lines.ts";
-import { COLS, ROWS } from "./ui/lines.ts";
 
 /** Keys typed ahead beyond this are dropped (a paste of a whole file, line noise). */
 export const MAX_QUEUED_KEYS = 4096;
