@@ -7,18 +7,9 @@ import { ChassisModel } from "./chassis-model.ts";
 import type { CipherSuiteId } from "./crypto.ts";
 import { BmcResponder, type ResponderUser } from "./responder.ts";
 import type { IpmiSession, SessionEffect } from "./session.ts";
+import { seededRandom } from "../services/shared/random.ts";
 
-/** mulberry32: tiny, seedable, good enough for tests and simulated loss. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export function seededBytes(seed: number): (count: number) => Uint8Array {
   const next = seededRandom(seed);

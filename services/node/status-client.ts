@@ -9,36 +9,11 @@ export async function queryStatus(socketPath: string, timeout_ms = 3000): Promis
 }
 
 /** One request to a node's status socket; resolves with the reply's payload. */
-export function queryNode(socketPath: string, cmd: "status" | "fence-history", timeout_ms = 3000): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const sock = createConnection(socketPath);
-    let buf = "";
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new StatusError(`${socketPath}: no answer within ${timeout_ms} ms`));
-    }, timeout_ms);
-    sock.setEncoding("utf8");
-    sock.on("connect", () => sock.write(`${JSON.stringify({ cmd })}\n`));
-    sock.on("data", (d: string) => {
-      buf += d;
-    });
-    sock.on("end", () => {
-      clearTimeout(timer);
-      try {
-        const reply = JSON.parse(buf) as { ok: boolean; status?: StatusReport; history?: unknown; error?: string };
-        const value = cmd === "status" ? reply.status : reply.history;
-        if (reply.ok && value !== undefined) resolve(value);
-        else reject(new StatusError(reply.error ?? "empty reply"));
-      } catch {
-        reject(new StatusError(`${socketPath}: malformed reply`));
-      }
-    });
-    sock.on("error", (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const why = e.code === "ENOENT" || e.code === "ECONNREFUSED" ? "no node is running there" : e.message;
-      reject(new StatusError(`${socketPath}: ${why}`));
-    });
-  });
+export async function queryNode(socketPath: string, cmd: "status" | "fence-history", timeout_ms = 3000): Promise<unknown> {
+  const reply = await requestNode(socketPath, { cmd }, timeout_ms);
+  const value = cmd === "status" ? reply.status : reply.history;
+  if (!reply.ok || value === undefined) throw new StatusError(reply.error ?? "empty reply");
+  return value;
 }
 
 /** Any command of the node's socket; resolves with the whole reply ({ok, ...}). */

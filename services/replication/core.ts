@@ -3,8 +3,9 @@
 // Inputs: commands (promote, demote, connect, disconnect, outdate, resolve), transport events
 // (transportUp, transportDown, receive), application I/O (write, flush) and completions of the
 // I/O it asked for (diskDone). Every input returns effects, to be executed IN ORDER by the edge:
-// `meta-commit` is synchronous (the edge returns only when the slot is durable), so effects that
-// follow it may rely on it — that is how the activity log is written ahead of the data.
+// a `meta-commit` must be durable before any later effect runs (the simulator commits
+// synchronously; Volume holds its effect queue until its asynchronous commit is durable) — that is
+// how the activity log is written ahead of the data.
 import { createHash } from "node:crypto";
 import { handshakeHello, type CoreConfig, type DiskState, type ConnState, type ReplState, type Effect, type PeerMsg, type IoPurpose, type PromoteResult } from "./types.ts";
 import { decide, hex, syncSet, type Hello, type Role } from "./handshake.ts";

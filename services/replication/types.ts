@@ -51,7 +51,7 @@ export type Effect =
   | { kind: "disk-write"; io: number; offset_bytes: number; data: Uint8Array; fua: boolean }
   | { kind: "disk-read"; io: number; offset_bytes: number; length_bytes: number }
   | { kind: "disk-flush"; io: number }
-  /** Synchronous: durable before the next effect runs. */
+  /** Must be durable before any later effect runs (write-ahead activity log). */
   | { kind: "meta-commit"; meta: VolumeMeta }
   | { kind: "ack"; req: number; ok: boolean; error?: string }
   /** Fencing hook: ask the cluster to mark the peer Outdated; answer with fenceConfirmed(). */

@@ -3,6 +3,7 @@
 // details (how many guests, where they run, scores, which node fails, thresholds, ...). The same
 // seed always gives the same CIB, so a disagreement is replayed with its seed.
 import { type ClusterSpec, type NodeSpec, type PrimitiveSpec, type ResourceSpec, buildCib } from "./cib-builder.ts";
+import { seededRandom as rng } from "../../services/shared/random.ts";
 
 export const KINDS = [
   "node-loss",
@@ -21,16 +22,7 @@ export const KINDS = [
 
 export type Kind = (typeof KINDS)[number];
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 class Pick {
   constructor(private readonly r: () => number) {}

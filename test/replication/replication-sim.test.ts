@@ -110,6 +110,26 @@ describe("replication core in the simulator", () => {
     });
   }
 
+  it("protocol A: congestion policy disconnect drops the peer when the queue overflows, then resyncs", () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const { sim, a, b, client } = setup(seed + 6000, { protocol: "A", sendQueueMax_bytes: 8 * 1024, congestion: "disconnect" });
+      client.start();
+      sim.runFor(30);
+      expect(a.log.some((l) => /lost the peer: congestion: \d+ bytes unacknowledged, limit 8192/.test(l))).toBe(true);
+      converge(sim, client);
+      expect(client.check(b.data.current, client.lastAcked)).toEqual([]);
+    }
+  });
+
+  it("protocol A: congestion policy block holds writes until the queue drains, without losing the peer", () => {
+    const { sim, a, client } = setup(6100, { protocol: "A", sendQueueMax_bytes: 8 * 1024, congestion: "block" });
+    client.start();
+    sim.runFor(30);
+    expect(a.log.some((l) => /lost the peer/.test(l))).toBe(false);
+    expect(client.lastAcked.size).toBeGreaterThan(10);
+    converge(sim, client);
+  });
+
   it(`resync converges after random disconnects while the Primary keeps writing (${SEEDS} seeds)`, () => {
     for (let seed = 1; seed <= SEEDS; seed++) {
       const { sim, a, b, client } = setup(seed + 3000);

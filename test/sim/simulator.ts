@@ -8,19 +8,13 @@
 import { MembershipCore, type CoreConfig, type Effect, type NodeSpec, type View, LINK_ID, linkName } from "../../services/membership/core.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
 import { EventQueue } from "./event-queue.ts";
+import { seededRandom } from "../../services/shared/random.ts";
 import type { QuorumState } from "../../services/quorum/quorum.ts";
 
 export class Rng {
-  private s: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0 || 0x9e3779b9;
-  }
-  /** mulberry32: small, fast, good enough for fault injection. */
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = seededRandom(seed >>> 0 || 0x9e3779b9);
   }
   chance(p: number): boolean {
     return this.next() < p;
