@@ -5,6 +5,7 @@
 // real cluster is not seen as changed: a <parameters .../> element with the attributes sorted by
 // name, serialised with Pacemaker's escaping, prefixed by a space and followed by a newline.
 import { createHash } from "node:crypto";
+import { featureSetLess } from "./model.ts";
 
 function escapeValue(text: string): string {
   let out = "";
@@ -120,7 +121,7 @@ export function secureDigest(
   featureSet: string | undefined,
   fenceDevice: boolean,
 ): string {
-  const old = versionLess(featureSet, "3.16.0");
+  const old = featureSetLess(featureSet, "3.16.0", false);
   const attrs: Record<string, string> = old ? Object.fromEntries(params) : { ...all };
   if (secureList !== undefined) for (const k of Object.keys(attrs)) if (secureList.includes(` ${k} `)) delete attrs[k];
   if (old && fenceDevice) for (const k of Object.keys(attrs)) if (isStonithParam(k)) delete attrs[k];
@@ -128,14 +129,3 @@ export function secureDigest(
   return opDigest(attrs);
 }
 
-function versionLess(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
-  const pa = a.split(".").map((x) => Number.parseInt(x, 10) || 0);
-  const pb = b.split(".").map((x) => Number.parseInt(x, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? 0;
-    const y = pb[i] ?? 0;
-    if (x !== y) return x < y;
-  }
-  return false;
-}

@@ -435,7 +435,7 @@ export function validateConfig(config: ClusterConfig): void {
 }
 
 /** ISO 8601 durations as Pacemaker reads them: PnYnMnWnDTnHnMnS (M before T is months). */
-function isoDuration_ms(t: string): number | null {
+export function isoDuration_ms(t: string): number | null {
   const m = /^P((?:\d+[YMWDHS])*)(?:T((?:\d+[HMS])*))?$/i.exec(t);
   if (!m || t.length < 3) return null;
   let s = 0;
@@ -444,4 +444,20 @@ function isoDuration_ms(t: string): number | null {
   for (const [, n, u] of (m[1] ?? "").matchAll(/(\d+)([YMWDHS])/gi)) s += Number(n) * dateUnits[u!.toUpperCase()]!;
   for (const [, n, u] of (m[2] ?? "").matchAll(/(\d+)([HMS])/gi)) s += Number(n) * timeUnits[u!.toUpperCase()]!;
   return s * 1000;
+}
+
+/**
+ * Is feature set `a` older than `b`? Dotted numeric comparison. Callers choose what a missing
+ * version means (`whenMissing`): the digest treats it as new, status unpacking as old.
+ */
+export function featureSetLess(a: string | undefined, b: string, whenMissing: boolean): boolean {
+  if (a === undefined) return whenMissing;
+  const pa = a.split(".").map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(".").map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? 0;
+    const y = pb[i] ?? 0;
+    if (x !== y) return x < y;
+  }
+  return false;
 }

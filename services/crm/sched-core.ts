@@ -6,7 +6,7 @@
 // intermediate state (allowed-node scores per resource, "optional"/"runnable" action flags,
 // ordering edges with their types). List orders matter where Pacemaker's do (newest-first action
 // lists, for example) and are noted where they are reproduced.
-import { INFINITY, type OpDef, addScores } from "./model.ts";
+import { INFINITY, type OpDef, addScores, isoDuration_ms } from "./model.ts";
 
 export { INFINITY, addScores };
 
@@ -643,17 +643,6 @@ export function crmIsTrue(v: string | undefined): boolean {
   return v !== undefined && /^(true|on|yes|y|1)$/i.test(v.trim());
 }
 
-/** ISO 8601 durations as Pacemaker reads them: PnYnMnWnDTnHnMnS (M before T is months). */
-function isoDuration_ms(t: string): number | null {
-  const m = /^P((?:\d+[YMWDHS])*)(?:T((?:\d+[HMS])*))?$/i.exec(t);
-  if (!m || t.length < 3) return null;
-  let s = 0;
-  const dateUnits: Record<string, number> = { Y: 31_536_000, M: 2_592_000, W: 604_800, D: 86_400, H: 3600, S: 1 };
-  const timeUnits: Record<string, number> = { H: 3600, M: 60, S: 1 };
-  for (const [, n, u] of (m[1] ?? "").matchAll(/(\d+)([YMWDHS])/gi)) s += Number(n) * dateUnits[u!.toUpperCase()]!;
-  for (const [, n, u] of (m[2] ?? "").matchAll(/(\d+)([HMS])/gi)) s += Number(n) * timeUnits[u!.toUpperCase()]!;
-  return s * 1000;
-}
 
 // --- glib compatibility ----------------------------------------------------------------------
 //

@@ -2,7 +2,7 @@
 // unclean, standby, ...), resources (meta-attributes inherited from parents and rsc_defaults,
 // clone instances), and the status section (each resource's role per node, failures, fail counts,
 // migrations in progress), including which nodes must be fenced.
-import type { ClusterInput, NodeStatus, OpDef, OpRecord, PrimitiveDef, ResourceDef, ResourceHistory } from "./model.ts";
+import { type ClusterInput, type NodeStatus, type OpDef, type OpRecord, type PrimitiveDef, type ResourceDef, type ResourceHistory, featureSetLess } from "./model.ts";
 import {
   type Action,
   type NoQuorumPolicy,
@@ -79,17 +79,6 @@ export interface StatusIndex {
 
 // --- configuration ---------------------------------------------------------------------------
 
-function versionLess(a: string | undefined, b: string): boolean {
-  if (a === undefined) return true;
-  const pa = a.split(".").map((x) => Number.parseInt(x, 10) || 0);
-  const pb = b.split(".").map((x) => Number.parseInt(x, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? 0;
-    const y = pb[i] ?? 0;
-    if (x !== y) return x < y;
-  }
-  return false;
-}
 
 function boolOpt(props: Record<string, string>, name: string, dflt: boolean): boolean {
   const v = props[name];
@@ -127,7 +116,7 @@ export function newWorkingSet(input: ClusterInput, now_s: number): WorkingSet {
     noQuorumPolicy: nqp as NoQuorumPolicy,
     stonithAction,
     placementStrategy: placement,
-    legacyFailcounts: versionLess(input.status.crmFeatureSet, "3.0.13"),
+    legacyFailcounts: featureSetLess(input.status.crmFeatureSet, "3.0.13", true),
     crmFeatureSet: input.status.crmFeatureSet,
     nodes: [],
     resources: [],

@@ -18,7 +18,7 @@
 import { ClusterKey, MessageType, ReplayGuard, type DropReason, open, seal } from "../shared/wire.ts";
 import { DecodeError } from "../shared/codec.ts";
 import { type Lease, type QuorumState, evaluateQuorum, neededVotes } from "../quorum/quorum.ts";
-import { type Heartbeat, type Row, type ViewRef, bit, decodeHeartbeat, encodeHeartbeat, has, maskOf, nodesOf, popcount } from "./heartbeat.ts";
+import { type Heartbeat, type Row, type ViewRef, bit, decodeHeartbeat, encodeHeartbeat, has, nodesOf, popcount } from "./heartbeat.ts";
 import { candidateOf } from "./partition.ts";
 
 export const LINK_NAMES = ["ring0", "ring1", "serial"] as const;
@@ -571,4 +571,4 @@ export function linkName(id: number): string {
   return LINK_NAMES[id] ?? `link${id}`;
 }
 
-export { maskOf };
+

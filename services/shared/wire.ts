@@ -229,11 +229,4 @@ export class ReplayGuard {
     s.window |= bit;
     return { ok: true };
   }
-
-  /** The newest incarnation seen from a sender on any link, or 0. */
-  incarnationOf(sender: number): number {
-    let best = 0;
-    for (const [id, s] of this.streams) if (Math.floor(id / 256) === sender) best = Math.max(best, s.incarnation);
-    return best;
-  }
 }

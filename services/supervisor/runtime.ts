@@ -6,7 +6,7 @@
 // small supervisor plus one "cluster" service that holds membership, quorum and fencing. A Bun
 // process costs ~25 MiB before any code runs, so a process per service would not fit.
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import { type Server, type Socket, createServer } from "node:net";
 import { join } from "node:path";
 import type { Config } from "../shared/config.ts";
@@ -279,20 +279,4 @@ export class Supervisor {
     this.log.info("supervisor", "stopped cleanly");
     this.done?.(code);
   }
-}
-
-/** For status: the node's own memory, summed over the supervisor and its services. */
-export function rssOf(pids: number[]): { rss_kib: number; pss_kib: number } {
-  let rss = 0;
-  let pss = 0;
-  for (const pid of pids) {
-    try {
-      const roll = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
-      rss += Number(/^Rss:\s+(\d+)/m.exec(roll)?.[1] ?? 0);
-      pss += Number(/^Pss:\s+(\d+)/m.exec(roll)?.[1] ?? 0);
-    } catch {
-      // gone
-    }
-  }
-  return { rss_kib: rss, pss_kib: pss };
 }
