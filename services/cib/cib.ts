@@ -32,6 +32,10 @@ export interface OpRecord {
   /** Wall-clock time the executor recorded; carried in the command, never read here. */
   at_ms: number;
   exit_reason?: string;
+  /** How the execution went, as Pacemaker's op-status: 0 done, 2 timed out, 4 error, 7 not installed. */
+  op_status?: number;
+  /** The parameter digest the operation ran with (a changed definition means a restart). */
+  digest?: string;
 }
 
 export interface ResourceOnNode {
@@ -85,12 +89,31 @@ const opRecord = z
     exec_time_ms: ms,
     at_ms: ms,
     exit_reason: z.string().max(500).optional(),
+    op_status: z.number().int().min(-1).max(10).optional(),
+    digest: z.string().regex(/^[0-9a-f]{32}$/, "not an md5 digest").optional(),
   })
   .strict();
 
 const command = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("config"), id: commandId.optional(), version: z.number().int().min(1), doc: z.unknown() }).strict(),
-  z.object({ kind: z.literal("op-result"), id: commandId.optional(), node: nodeName, resource: resourceId, result: opRecord }).strict(),
+  z
+    .object({
+      kind: z.literal("op-result"),
+      id: commandId.optional(),
+      node: nodeName,
+      resource: resourceId,
+      result: opRecord,
+      /** A failure that counts: add one to the fail count, or set it to INFINITY (a failed stop, or start-failure-is-fatal). */
+      fail: z.enum(["increment", "infinity"]).optional(),
+    })
+    .strict(),
+  /** A recurring operation was cancelled: its record goes, as Pacemaker deletes a cancelled monitor's entry. */
+  z.object({ kind: z.literal("op-delete"), id: commandId.optional(), node: nodeName, resource: resourceId, key: z.string().max(200) }).strict(),
+  /**
+   * Forget what a node ran: it was fenced (nothing of it runs any more), or it rejoined and will be
+   * probed afresh. Fail counts go too unless kept (a rejoin keeps them; a fencing does not).
+   */
+  z.object({ kind: z.literal("forget-node"), id: commandId.optional(), node: nodeName, keep_fail_counts: z.boolean() }).strict(),
   z.object({ kind: z.literal("fail-count"), id: commandId.optional(), node: nodeName, resource: resourceId, action: z.enum(["increment", "reset"]), at_ms: ms }).strict(),
   z.object({ kind: z.literal("cleanup"), id: commandId.optional(), resource: resourceId, node: nodeName.optional() }).strict(),
   z.object({ kind: z.literal("node-attr"), id: commandId.optional(), node: nodeName, name: resourceId, value: z.string().max(1024).nullable() }).strict(),
@@ -151,13 +174,40 @@ function applyCommand(s: CibState, cmd: Command): { state: CibState; reason: str
     case "op-result": {
       const r = resourceOn(s, cmd.resource, cmd.node);
       const rec = cmd.result;
-      const failed = rec.rc !== rec.expected_rc;
+      // A probe that finds the resource running or stopped learned something; it did not fail.
+      const probeFinding = rec.op === "monitor" && rec.interval_ms === 0 && (rec.rc === 0 || rec.rc === 7 || rec.rc === 8);
+      const failed = cmd.fail !== undefined || (rec.rc !== rec.expected_rc && !probeFinding);
       const next: ResourceOnNode = {
         ...r,
         ops: { ...r.ops, [`${rec.op}_${rec.interval_ms}`]: rec },
         last_failure: failed ? rec : r.last_failure,
       };
+      if (cmd.fail !== undefined) {
+        next.fail_count = cmd.fail === "infinity" ? FAIL_COUNT_MAX : Math.min(FAIL_COUNT_MAX, r.fail_count + 1);
+        next.last_failure_ms = rec.at_ms;
+      }
       return { state: withResource(s, cmd.resource, cmd.node, next), reason: null };
+    }
+    case "op-delete": {
+      const perNode = own(s.resources, cmd.resource);
+      const r = perNode ? own(perNode, cmd.node) : undefined;
+      if (!r || !Object.hasOwn(r.ops, cmd.key)) return { state: s, reason: null };
+      const ops = { ...r.ops };
+      delete ops[cmd.key];
+      return { state: withResource(s, cmd.resource, cmd.node, { ...r, ops }), reason: null };
+    }
+    case "forget-node": {
+      const resources: CibState["resources"] = {};
+      for (const id of Object.keys(s.resources).sort()) {
+        const perNode = { ...s.resources[id]! };
+        const r = own(perNode, cmd.node);
+        if (r) {
+          if (cmd.keep_fail_counts && r.fail_count > 0) perNode[cmd.node] = { ...r, ops: {} };
+          else delete perNode[cmd.node];
+        }
+        if (Object.keys(perNode).length > 0) resources[id] = perNode;
+      }
+      return { state: { ...s, resources }, reason: null };
     }
     case "fail-count": {
       const r = resourceOn(s, cmd.resource, cmd.node);

@@ -85,9 +85,13 @@ export async function buildProgram(): Promise<CommandType> {
         const f = flags[action];
         if (!f) throw new ExitError(2, `unknown node action "${action}": standby, online or maintenance`);
         if (!name) throw new ExitError(2, `node ${action} needs the node's name`);
-        const r = await ask(o, { cmd: "node-flags", node: name, ...f });
-        out(`${name}: ${action} recorded in the CIB. The resource manager does not act on node states yet in this build.`);
-        void r;
+        await ask(o, { cmd: "node-flags", node: name, ...f });
+        const what: Record<string, string> = {
+          standby: "its resources move to the other host",
+          online: "it may run resources again (stickiness keeps them where they are)",
+          maintenance: "its resources are left alone: not monitored, not stopped, not moved",
+        };
+        out(`${name}: ${action} recorded in the CIB; ${what[action]}`);
         return;
       }
       const { selfCommand } = await import("../shared/self-command.ts");
@@ -118,8 +122,16 @@ export async function buildProgram(): Promise<CommandType> {
     .argument("<name>", "the service: cluster")
     .option("-c, --config <file>", "node configuration", DEFAULT_CONFIG)
     .action(async (name: string, o: { config: string }) => {
-      if (name !== "cluster") throw new ExitError(2, `unknown service ${name}; the services are: cluster`);
+      if (name !== "cluster" && name !== "volume") throw new ExitError(2, `unknown service ${name}; the services are: cluster, volume`);
       const cfg = await configOrExit(o.config);
+      if (name === "volume") {
+        const { runVolumeService } = await import("../replication/service.ts");
+        const { KeyFileError } = await import("../shared/keyfile.ts");
+        process.exitCode = await runVolumeService(cfg).catch((e: Error) => {
+          throw new ExitError(e instanceof KeyFileError ? 2 : 1, `volume service: ${e.message}`);
+        });
+        return;
+      }
       const { NodeRuntime } = await import("../node/runtime.ts");
       const { KeyFileError } = await import("../shared/keyfile.ts");
       const rt = new NodeRuntime(cfg);
@@ -218,7 +230,7 @@ export async function buildProgram(): Promise<CommandType> {
       process.exitCode = await runConsole({ config: o.config, ...(o.serial ? { serial: o.serial } : {}) });
     });
 
-  const crm = program.command("crm").description("the resource manager's tools (scheduler in progress: not yet driving the cluster)");
+  const crm = program.command("crm").description("the resource manager's configuration and tools: configure, show, simulate, import");
   crm
     .command("configure")
     .description("validate a resource configuration (YAML) and commit it to the replicated CIB")
@@ -235,7 +247,7 @@ export async function buildProgram(): Promise<CommandType> {
         throw new ExitError(2, `${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
       const r = await ask(o, { cmd: "crm-configure", yaml, source: file });
-      out(`configuration version ${String(r.version)} committed to the CIB. The DC does not schedule it yet in this build (issue 5).`);
+      out(`configuration version ${String(r.version)} committed to the CIB; the DC schedules it now (hapd status shows where resources run)`);
     });
   crm
     .command("show")
@@ -296,6 +308,39 @@ export async function buildProgram(): Promise<CommandType> {
       out(`cluster key written to ${o.out} (mode 600); copy it to every node over a secure channel`);
     });
 
+  const resource = program.command("resource").description("where resources run, and the operator's moves: status, move, clear, cleanup, restart");
+  const nodeOpts = (c: ReturnType<typeof resource.command>) =>
+    c
+      .option("-c, --config <file>", "node configuration (for the local node's socket)", DEFAULT_CONFIG)
+      .option("--node <name>", "ask this lab node (hapd demo)")
+      .option("--lab-dir <dir>", "the lab's directory", defaultLabDir());
+  type NodeOpts = { config: string; node?: string; labDir: string };
+  nodeOpts(resource.command("status").description("each resource: where it runs, its role, fail counts, last failure").option("--json", "machine-readable output")).action(async (o: NodeOpts & { json?: boolean }) => {
+    const r = await ask(o, { cmd: "status" });
+    const { renderResources } = await import("../node/status.ts");
+    const st = r.status as import("../node/status.ts").StatusReport;
+    if (!st.crm) throw new ExitError(1, "that node runs no resource manager");
+    out(o.json ? JSON.stringify(st.crm, null, 2) : renderResources(st.crm).slice(1).join("\n"));
+  });
+  nodeOpts(resource.command("move").description("prefer a host for a resource (a cli-prefer location of INFINITY; `clear` removes it)").argument("<resource>").argument("<host>")).action(async (rsc: string, host: string, o: NodeOpts) => {
+    const r = await ask(o, { cmd: "resource", action: "move", resource: rsc, node: host });
+    out(`${String(r.resource)} moves to ${host}${r.note ? ` (${String(r.note)})` : ""}; \`hapd resource clear ${String(r.resource)}\` lets it stay wherever it runs next`);
+  });
+  nodeOpts(resource.command("clear").description("remove the preference a move set").argument("<resource>")).action(async (rsc: string, o: NodeOpts) => {
+    const r = await ask(o, { cmd: "resource", action: "clear", resource: rsc });
+    out(r.note ? String(r.note) : `${rsc}: move cleared`);
+  });
+  nodeOpts(resource.command("cleanup").description("forget a resource's failures and history (on one host with --host); it is probed again").argument("<resource>").option("--host <name>", "only on this host")).action(async (rsc: string, o: NodeOpts & { host?: string }) => {
+    const r = await ask(o, o.host ? { cmd: "resource", action: "cleanup", resource: rsc, node: o.host } : { cmd: "resource", action: "cleanup", resource: rsc });
+    const keys = (r.cleaned as string[] | undefined) ?? [];
+    out(keys.length ? `cleaned up ${keys.join(", ")}` : `${rsc}: nothing recorded to clean up`);
+  });
+  nodeOpts(resource.command("restart").description("stop a resource everywhere, then let it start again").argument("<resource>")).action(async (rsc: string, o: NodeOpts) => {
+    await ask(o, { cmd: "resource", action: "restart", resource: rsc });
+    out(`${rsc} stopped and allowed to start again`);
+  });
+
+  (await import("./volume-cli.ts")).registerVolumeCli(program, DEFAULT_CONFIG);
   return program;
 }
 

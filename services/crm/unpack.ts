@@ -103,7 +103,9 @@ export function newWorkingSet(input: ClusterInput, now_s: number): WorkingSet {
   return {
     now_s,
     stonithEnabled,
-    haveStonithResource: false,
+    // The appliance fences with its own service (IPMI, then the watchdog), not a stonith resource:
+    // the node runtime says so with this property (services/crm/cib-input.ts).
+    haveStonithResource: boolOpt(p, "hapd-builtin-fencing", false),
     symmetric: boolOpt(p, "symmetric-cluster", true),
     haveQuorum: input.status.haveQuorum,
     maintenanceMode: boolOpt(p, "maintenance-mode", false),

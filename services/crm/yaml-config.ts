@@ -446,7 +446,11 @@ function toModel(d: Parsed): ClusterConfig {
 }
 
 /** Parses and validates the YAML text; throws CrmConfigError naming the path and the reason. */
-export function parseCrmYaml(text: string, source = "config"): ClusterConfig {
+/**
+ * `clusterNodes`: the appliance's own node names (from the node configuration), added to the
+ * configuration's nodes when it does not list them, so constraints may name them.
+ */
+export function parseCrmYaml(text: string, source = "config", clusterNodes: readonly string[] = []): ClusterConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
@@ -457,6 +461,9 @@ export function parseCrmYaml(text: string, source = "config"): ClusterConfig {
   const parsed = parseAll(doc.toJS() ?? {});
   if (!parsed.ok) throw new CrmConfigError(source, pathText(parsed.issue.path), parsed.issue.message);
   const config = toModel(parsed.value);
+  for (const name of clusterNodes) {
+    if (!config.nodes.some((n) => n.uname === name)) config.nodes.push({ id: name, uname: name, type: "member", attributes: {}, utilization: {} });
+  }
   try {
     validateConfig(config);
   } catch (e) {

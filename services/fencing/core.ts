@@ -286,6 +286,38 @@ export class FencingCore {
     this.leftCleanly.set(node, now.mono_ms);
   }
 
+  /**
+   * The resource manager needs this node fenced (the scheduler found it unclean) and no request
+   * exists: ask for it here, executed by this node. Nothing happens for a node in the view, one
+   * already fenced or pending, or on a side without quorum.
+   */
+  request(name: string, reason: string, now: Clock): FencingEffect[] {
+    const target = this.targets.get(name);
+    if (!target || !this.lastView.quorate || this.lastView.members.includes(name) || this.pending.has(name) || this.fenced.has(name)) return [];
+    const fx: FencingEffect[] = [];
+    const p: Pending = {
+      request: `${this.cfg.self}:${this.lastView.id}:${name}:rm`,
+      target,
+      reason,
+      viewId: this.lastView.id,
+      startedAt: now,
+      level: 0,
+      attemptsAtLevel: 0,
+      nextAt_ms: now.mono_ms,
+      running: null,
+      executor: this.cfg.self,
+    };
+    this.pending.set(name, p);
+    this.emit(fx, this.event(p, "requested", now, {}));
+    return [...fx, ...this.tick(now)];
+  }
+
+  /** Is a request for this target under way anywhere this node knows of? */
+  isPending(target: string): boolean {
+    return this.pending.has(target);
+  }
+
+
   // ---- queries ------------------------------------------------------------------------------
 
   /** Has this node been confirmed off since it left? The resource manager waits for this. */

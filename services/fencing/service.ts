@@ -61,6 +61,18 @@ export class FencingService {
     this.core.onLeave(node, this.clock());
   }
 
+  request(node: string, reason: string): void {
+    this.apply(this.core.request(node, reason, this.clock()));
+  }
+
+  isFenced(node: string): boolean {
+    return this.core.isFenced(node);
+  }
+
+  isPending(node: string): boolean {
+    return this.core.isPending(node);
+  }
+
   setWatchdog(node: string, wait_ms: number | null): void {
     this.core.setWatchdog(node, wait_ms);
   }

@@ -1,7 +1,7 @@
 // Proposing to the replicated CIB from the node: a command gets a unique id, is proposed (a
 // follower forwards it to the leader), and the caller waits until it is applied here. A proposal
 // that is lost on the way is sent again with the same id; the state machine applies an id once.
-import type { ApplyResult, CibState, Command } from "../cib/cib.ts";
+import { type ApplyResult, type CibState, type Command, encodeCommand } from "../cib/cib.ts";
 import type { CibReplica } from "../cib/replica.ts";
 
 const RETRY_MS = 1000;
@@ -45,6 +45,13 @@ export class CibClient {
     if (!replica) return Promise.reject(new Error("the CIB is not running on this node"));
     this.seq += 1;
     const withId = { ...cmd, id: { origin: this.origin, seq: this.seq } } as Command;
+    // A command that does not validate is the caller's bug or bad input: refuse it here, before
+    // it reaches the replica (whose errors stop the process, as storage errors must).
+    try {
+      encodeCommand(withId);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     const key = String(this.seq);
     return new Promise((resolve, reject) => {
       let lastReason = "";

@@ -25,6 +25,12 @@ import { nodeFs } from "../cib/fs.ts";
 import { encodeMessage } from "../cib/messages.ts";
 import { CibClient } from "./cib-client.ts";
 import type { SupervisorReport } from "../supervisor/protocol.ts";
+import { decodeCommand } from "../cib/cib.ts";
+import type { NodeCondition, World } from "../crm/cib-input.ts";
+import { CrmController } from "./crm-controller.ts";
+import { decodeCrmMessage, encodeCrmMessage, isCrmMessage } from "./crm-messages.ts";
+import { LocalExecutor } from "./local-executor.ts";
+import { handleResourceCommand } from "./resource-commands.ts";
 
 export const STATUS_SOCKET = "hapd.sock";
 
@@ -67,6 +73,10 @@ export class NodeRuntime {
   private cib: CibReplica | null = null;
   private cibClient!: CibClient;
   private cibTimer: ReturnType<typeof setInterval> | null = null;
+  private local: LocalExecutor | null = null;
+  private crm: CrmController | null = null;
+  /** Nodes that announced a clean stop and have not come back since. */
+  private readonly leftCleanly = new Set<string>();
 
   constructor(private readonly cfg: Config) {
     this.log = createLogger(cfg.node, cfg.log_file ? { file: cfg.log_file, stderr: true } : {});
@@ -79,9 +89,14 @@ export class NodeRuntime {
     for (const e of effects) {
       if (e.kind === "log") this.log.warn("self-fence", e.message);
       if (e.kind === "stop-resources") {
-        // No resource manager runs resources in this build yet (issue 5): there is nothing to stop,
-        // so the stop succeeds at once. The resource manager will report its real outcome here.
-        this.applySelfFence(this.selfFence.onStopped(true, "no resource manager in this build", this.now()));
+        // Quorum is lost: stop what runs here before the peers may start it elsewhere. Results
+        // cannot reach the CIB (no quorum); the peers count on the self-fence timing instead.
+        const local = this.local;
+        if (!local) this.applySelfFence(this.selfFence.onStopped(true, "no resource manager", this.now()));
+        else
+          void local.stopAll(this.cfg.fencing.self_fence_stop_timeout_ms).then((ok) => {
+            this.applySelfFence(this.selfFence.onStopped(ok, ok ? "every resource stopped" : `could not stop: ${local.active().join(", ")}`, this.now()));
+          });
       }
       if (e.kind === "self-fence") {
         if (this.supervisor) this.supervisor.selfFence(e.reason);
@@ -144,6 +159,7 @@ export class NodeRuntime {
     this.fencing = this.cfg.nodes.some((n) => n.role === "host") ? new FencingService(this.cfg, this.log, (payload) => this.apply(this.core.broadcast(payload))) : null;
     this.cib = this.openCib();
     this.cibClient = new CibClient(() => this.cib, this.cfg.node, incarnation, (what) => this.cibStep(what));
+    this.startResourceManager(incarnation);
     this.supervisor = await SupervisorLink.attach("cluster", this.cfg.supervisor.heartbeat_interval_ms, (why) => {
       // A service never outlives its supervisor: without it nothing watches us or feeds the watchdog.
       this.log.error("node", `${why}: stopping`);
@@ -164,9 +180,68 @@ export class NodeRuntime {
     }, tick_ms);
   }
 
-  /** Resources this node runs; the resource manager (issue 5) will report them. */
+  /** Resources this node may be running (started and not known stopped). */
   private resourcesRunning(): number {
-    return 0;
+    return this.local?.active().length ?? 0;
+  }
+
+  private startResourceManager(incarnation: number): void {
+    const hosts = this.cfg.nodes.filter((n) => n.role === "host").map((n) => n.name);
+    const arbitrators = this.cfg.nodes.filter((n) => n.role === "arbitrator").map((n) => n.name);
+    const rings = [LINK_ID.ring0, LINK_ID.ring1];
+    // Agents keep their state under HA_RSCTMP: this node's own run directory, so two nodes of a
+    // loopback lab (one filesystem) never see each other's state files.
+    const rsctmp = join(this.cfg.run_dir, "resource-agents");
+    mkdirSync(rsctmp, { recursive: true, mode: 0o755 });
+    const local = new LocalExecutor({
+      node: this.cfg.node,
+      incarnation,
+      primitives: () => this.crm?.primitives() ?? null,
+      propose: (cmd) => this.cibClient.propose(cmd),
+      log: this.log,
+      agents: { env_extra: { HA_RSCTMP: rsctmp } },
+    });
+    this.local = local;
+    this.crm = new CrmController({
+      self: this.cfg.node,
+      hosts,
+      arbitrators,
+      cib: () => this.cib?.state ?? null,
+      appliedIndex: () => this.cib?.raft.appliedIndex ?? 0,
+      isLeader: () => this.cib !== null && this.cib.raft.leader() === this.selfId && this.core.quorumState.quorate,
+      term: () => this.cib?.raft.term ?? 0,
+      world: () => this.world(),
+      propose: (cmd) => this.cibClient.propose(cmd),
+      local,
+      send: (node, m) => {
+        const id = this.cfg.nodes.find((n) => n.name === node)?.id;
+        if (id !== undefined) this.apply(this.core.sendOnce(encodeCrmMessage(m), id, rings));
+      },
+      fencing: this.fencing,
+      log: this.log,
+    });
+  }
+
+  /** Membership, quorum and fencing as the scheduler needs them (services/crm/cib-input.ts). */
+  private world(): World {
+    const members = new Set(this.core.view.members.map((m) => this.nameOf(m)));
+    const st = this.cib?.state;
+    const ranSomething = (node: string): boolean => !!st && Object.values(st.resources).some((on) => Object.hasOwn(on, node) && Object.keys(on[node]!.ops).length > 0);
+    const leader = this.cib?.raft.leader();
+    return {
+      quorate: this.core.quorumState.quorate,
+      dc: leader ? this.nameOf(leader) : null,
+      nodes: this.cfg.nodes.map((n) => {
+        let condition: NodeCondition;
+        if (members.has(n.name)) condition = "member";
+        else if (this.fencing?.isFenced(n.name)) condition = "fenced";
+        else if (this.leftCleanly.has(n.name)) condition = "left";
+        // Out, unconfirmed, and the CIB says it ran something: it must be fenced first.
+        else if (ranSomething(n.name)) condition = "lost";
+        else condition = "left";
+        return { name: n.name, condition };
+      }),
+    };
   }
 
   /**
@@ -195,7 +270,13 @@ export class NodeRuntime {
       // a snapshot chunk would hold the 115200-baud line for seconds.
       send: (m) => this.apply(this.core.sendOnce(encodeMessage(m), m.to, rings)),
       log: (line) => this.log.info("cib", line),
-      onApply: (_entry, result) => this.cibClient?.applied(result),
+      onApply: (entry, result) => {
+        this.cibClient?.applied(result);
+        if (this.crm && entry.data !== "") {
+          const d = decodeCommand(entry.data);
+          this.crm.cibApplied(d.ok ? d.value : null, result);
+        }
+      },
     });
   }
 
@@ -232,6 +313,15 @@ export class NodeRuntime {
     for (const e of effects) {
       switch (e.kind) {
         case "deliver": {
+          if (isCrmMessage(e.payload)) {
+            const m = decodeCrmMessage(e.payload);
+            if (!m.ok) this.log.warn("wire", `resource manager message from ${this.nameOf(e.sender)} refused: ${m.error}`);
+            else if (m.value.node !== this.nameOf(e.sender) && m.value.svc === "crm-result") this.log.warn("wire", `crm-result from ${this.nameOf(e.sender)} claims to come from ${m.value.node}: refused`);
+            else if (m.value.svc === "crm-exec" && m.value.dc !== this.nameOf(e.sender)) this.log.warn("wire", `crm-exec from ${this.nameOf(e.sender)} claims DC ${m.value.dc}: refused`);
+            else if (m.value.svc === "crm-exec") this.crm?.onExec(m.value);
+            else this.crm?.onResult(m.value);
+            break;
+          }
           if (isCibMessage(e.payload)) {
             this.cibStep(() => {
               const why = this.cib?.receive(e.payload, e.sender);
@@ -256,6 +346,7 @@ export class NodeRuntime {
           if (msg.value.svc === "leave") {
             this.log.info("membership", `${msg.value.node} announces a clean stop`);
             this.fencing?.onLeave(msg.value.node);
+            this.leftCleanly.add(msg.value.node);
           }
           break;
         }
@@ -269,12 +360,15 @@ export class NodeRuntime {
           const joined = e.view.members.filter((m) => !e.previous.members.includes(m)).map((m) => this.nameOf(m));
           const delta = [joined.length ? `joined ${joined.join(",")}` : "", gone.length ? `left ${gone.join(",")}` : ""].filter(Boolean).join("; ");
           this.log.info("membership", `view ${e.view.id}: [${names.join(" ")}]${delta ? ` (${delta})` : ""}`);
+          for (const n of joined) this.leftCleanly.delete(n);
           this.viewDirty = true;
+          this.crm?.worldChanged(`view ${e.view.id}${delta ? ` (${delta})` : ""}`);
           break;
         }
         case "quorum":
           this.log.info("quorum", e.state.quorate ? `quorate: ${e.state.votes}/${e.state.expected} votes` : `NOT quorate: ${e.state.reason}`);
           this.viewDirty = true;
+          this.crm?.worldChanged(e.state.quorate ? "quorum gained" : "quorum lost");
           break;
         case "link":
           this.log.info("link", `${linkName(e.link)} to ${this.nameOf(e.peer)} ${e.up ? "up" : "down"}`);
@@ -347,6 +441,11 @@ export class NodeRuntime {
       const leader = r.leader();
       report.cib = { dc: leader ? this.nameOf(leader) : null, term: r.term, commit_index: r.commitIndex, applied_index: r.appliedIndex };
     }
+    if (this.crm) {
+      const node_flags: Record<string, { standby: boolean; maintenance: boolean }> = {};
+      for (const [n, f] of Object.entries(this.cib?.state.nodes ?? {})) node_flags[n] = { standby: f.standby, maintenance: f.maintenance };
+      report.crm = { ...this.crm.report(), resources: this.crm.resources(), node_flags };
+    }
     return report;
   }
 
@@ -369,15 +468,36 @@ export class NodeRuntime {
         const { parseCrmYaml, CrmConfigError } = await import("../crm/yaml-config.ts");
         const { validateConfig, ModelError } = await import("../crm/model.ts");
         try {
-          validateConfig(parseCrmYaml(req.yaml, source));
+          validateConfig(parseCrmYaml(req.yaml, source, this.cfg.nodes.map((n) => n.name)));
         } catch (e) {
           if (e instanceof CrmConfigError || e instanceof ModelError) return { ok: false, invalid: true, error: e.message };
           throw e;
         }
         const version = (this.cibClient.state()?.config.version ?? 0) + 1;
-        const r = await this.cibClient.propose({ kind: "config", version, doc: { yaml: req.yaml } });
+        // Moves and temporary target roles stay when the YAML is replaced (crm_resource's
+        // cli-prefer constraints survive a configuration load the same way).
+        const prev = this.crm?.configDoc();
+        const doc = { ...(prev ?? {}), yaml: req.yaml };
+        const r = await this.cibClient.propose({ kind: "config", version, doc });
         return r.ok ? { ok: true, version } : { ok: false, error: r.reason };
       }
+      case "node-attr": {
+        const node = typeof req.node === "string" ? req.node : "";
+        if (!this.cfg.nodes.some((n) => n.name === node)) return { ok: false, invalid: true, error: `no node named "${node}"` };
+        if (typeof req.name !== "string" || !(typeof req.value === "string" || req.value === null)) return { ok: false, invalid: true, error: "node-attr needs name and value (a string, or null to remove)" };
+        const r = await this.cibClient.propose({ kind: "node-attr", node, name: req.name, value: req.value });
+        return r.ok ? { ok: true } : { ok: false, error: r.reason };
+      }
+      case "node-attr-get": {
+        const node = typeof req.node === "string" ? req.node : "";
+        const st = this.cibClient.state();
+        if (!st) return { ok: false, error: "the CIB is not running on this node" };
+        const attrs = Object.hasOwn(st.nodes, node) ? st.nodes[node]!.attributes : {};
+        return { ok: true, value: typeof req.name === "string" && Object.hasOwn(attrs, req.name) ? attrs[req.name] : null };
+      }
+      case "resource":
+        if (!this.crm) return { ok: false, error: "the resource manager is not running" };
+        return handleResourceCommand(req, { crm: this.crm, cib: this.cibClient, hosts: this.cfg.nodes.filter((n) => n.role === "host").map((n) => n.name) });
       case "node-flags": {
         const node = typeof req.node === "string" ? req.node : "";
         if (!this.cfg.nodes.some((n) => n.name === node)) return { ok: false, invalid: true, error: `no node named "${node}"` };
@@ -432,6 +552,19 @@ export class NodeRuntime {
 
   /** A clean stop: tell the peers first (on every link, twice against loss), then close. */
   async stop(): Promise<void> {
+    // Stop what runs here first; only a node that stopped everything may leave without fencing.
+    if (this.local && this.local.active().length > 0) {
+      const ok = await this.local.stopAll(this.cfg.fencing.self_fence_stop_timeout_ms);
+      if (!ok) {
+        this.log.error("node", `could not stop ${this.local.active().join(", ")}: leaving without a clean-stop announcement, so the peers fence this node`);
+        this.crm?.close();
+        this.local.close();
+        if (this.timer) clearInterval(this.timer);
+        return;
+      }
+    }
+    this.crm?.close();
+    this.local?.close();
     const leave = encodeServiceMessage({ svc: "leave", node: this.cfg.node });
     this.apply(this.core.broadcast(leave));
     await new Promise((r) => setTimeout(r, 30));

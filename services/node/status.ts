@@ -38,6 +38,54 @@ export interface StatusReport {
   supervisor?: SupervisorReport;
   /** The replicated CIB as this node sees it: its leader is the designated coordinator (DC). */
   cib?: { dc: string | null; term: number; commit_index: number; applied_index: number };
+  /** The resource manager: where each resource runs (from the CIB's recorded results). */
+  crm?: CrmReport;
+  /** Replicated volumes on this node (the volume service's report; absent when none is configured). */
+  volumes?: VolumeReport[];
+}
+
+export interface ResourceReport {
+  /** Resource id; a clone instance is reported under its clone's primitive id with one entry per node. */
+  id: string;
+  /** class:provider:type, e.g. ocf:heartbeat:anything, or hapd:volume. */
+  agent: string;
+  /** The group or clone it belongs to, if any. */
+  parent: string | null;
+  /** Where it is active and in which role; empty when stopped everywhere. */
+  active: Array<{ node: string; role: "Started" | "Promoted" | "Unpromoted" }>;
+  /** Failed here and not cleaned up: node → count. */
+  fail_counts: Record<string, number>;
+  last_failure: { node: string; op: string; rc: number; reason: string; at_ms: number } | null;
+  managed: boolean;
+  /** target-role meta when set (Stopped, Started, Unpromoted, Promoted). */
+  target_role: string | null;
+  /** Location preference set by `hapd resource move` (cleared by `clear`). */
+  moved_to: string | null;
+}
+
+export interface CrmReport {
+  config_version: number;
+  /** Is this node the DC (it runs the scheduler)? */
+  dc: boolean;
+  /** What the DC is doing: idle, or running a transition of N actions (only known on the DC). */
+  transition: { state: "idle" | "running"; actions: number; last_outcome: string } | null;
+  resources: ResourceReport[];
+  /** Per node: standby / maintenance as recorded in the CIB. */
+  node_flags: Record<string, { standby: boolean; maintenance: boolean }>;
+  /** Configuration problems the scheduler reported (not errors). */
+  warnings: string[];
+}
+
+export interface VolumeReport {
+  name: string;
+  role: "Primary" | "Secondary";
+  disk: "UpToDate" | "Inconsistent" | "Outdated" | "Diskless" | "Failed";
+  peer_disk: "UpToDate" | "Inconsistent" | "Outdated" | "Diskless" | "DUnknown";
+  connection: string;
+  /** Resync progress 0..100 while syncing, else null. */
+  sync_percent: number | null;
+  /** Estimated seconds to finish the resync, else null. */
+  eta_s: number | null;
 }
 
 export interface StatusContext {
@@ -113,6 +161,15 @@ export function renderStatus(s: StatusReport): string {
     if (reasons.length) note = `${note} ${reasons.join("; ")}`.trim();
     lines.push(`${pad(n.name, 10)}${pad(n.role, 12)}${pad(n.state, 9)}${pad(l("ring0"), 7)}${pad(l("ring1"), 7)}${pad(l("serial"), 8)}${note}`.slice(0, 80));
   }
+  if (s.crm) lines.push(...renderResources(s.crm));
+  if (s.volumes && s.volumes.length > 0) {
+    lines.push("");
+    lines.push(`${pad("VOLUME", 12)}${pad("ROLE", 11)}${pad("DISK", 14)}${pad("PEER", 14)}CONNECTION`);
+    for (const v of s.volumes) {
+      const sync = v.sync_percent !== null ? ` ${v.sync_percent.toFixed(1)}%${v.eta_s !== null ? ` eta ${Math.round(v.eta_s)}s` : ""}` : "";
+      lines.push(`${pad(v.name, 12)}${pad(v.role, 11)}${pad(v.disk, 14)}${pad(v.peer_disk, 14)}${v.connection}${sync}`.slice(0, 80));
+    }
+  }
   const sup = s.supervisor;
   if (sup) {
     const w = sup.watchdog;
@@ -147,6 +204,31 @@ export function renderStatus(s: StatusReport): string {
     lines.push(`dropped packets: ${dropped.map(([k, v]) => `${k} ${v}`).join(", ")}`.slice(0, 80));
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** The resources section: where each runs, its role, failures; 80 columns. */
+export function renderResources(c: CrmReport): string[] {
+  const lines: string[] = [""];
+  const flags = Object.entries(c.node_flags).flatMap(([n, f]) => [f.standby ? `${n} standby` : "", f.maintenance ? `${n} maintenance` : ""]).filter(Boolean);
+  const tr = c.transition ? (c.transition.state === "running" ? `, running a transition of ${c.transition.actions} actions` : ", idle") : "";
+  lines.push(`resources (config v${c.config_version}${c.dc ? ", this node is the DC" : ""}${tr})${flags.length ? `; ${flags.join(", ")}` : ""}`.slice(0, 80));
+  if (c.resources.length === 0) {
+    lines.push("  no resources configured (hapd crm configure FILE)");
+  } else {
+    lines.push(`  ${pad("RESOURCE", 16)}${pad("AGENT", 24)}WHERE`);
+    for (const r of c.resources) {
+      const where = r.active.length === 0 ? "Stopped" : r.active.map((a) => (a.role === "Started" ? a.node : `${a.node} (${a.role})`)).join(", ");
+      const notes = [r.managed ? "" : "unmanaged", r.target_role ? `target ${r.target_role}` : "", r.moved_to ? `moved to ${r.moved_to}` : ""].filter(Boolean);
+      lines.push(`  ${pad(r.id, 16)}${pad(r.agent, 24)}${where}${notes.length ? ` [${notes.join(", ")}]` : ""}`.slice(0, 80));
+      const fails = Object.entries(r.fail_counts).map(([n, k]) => `${n}: ${k >= 1_000_000 ? "INFINITY" : k}`);
+      if (fails.length > 0 || r.last_failure) {
+        const lf = r.last_failure ? ` last: ${r.last_failure.op} on ${r.last_failure.node} rc ${r.last_failure.rc} ${r.last_failure.reason}` : "";
+        lines.push(`    failures ${fails.join(", ")}${lf}`.slice(0, 80));
+      }
+    }
+  }
+  for (const w of c.warnings.slice(0, 3)) lines.push(`  warning: ${w}`.slice(0, 80));
+  return lines;
 }
 
 function formatUptime(s: number): string {

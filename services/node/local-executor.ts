@@ -1,0 +1,270 @@
+// This node's hands: runs the resource actions the DC sends (or its own, when it is the DC) through
+// the agents, records every result in the replicated CIB before saying it is done, and repeats
+// recurring monitors. The DC completes an action only once the CIB holds its result, so the next
+// plan never starts from a world that forgot what just happened.
+//
+// Recording rules (Pacemaker's controller does the same):
+// - every result is an op-result entry keyed rsc_op_interval, with its call id (ordered within a
+//   node by a counter that starts from the incarnation, so it grows across restarts), the
+//   expected rc, the exec status and the parameter digest;
+// - a failure counts (fail count +1) unless it is a probe that found the resource running or
+//   stopped, or a stop that found it not running; a failed stop, and a failed start when
+//   start-failure-is-fatal, set the count to INFINITY;
+// - a cancelled recurring monitor's entry is deleted.
+import { type ApplyResult, type Command } from "../cib/cib.ts";
+import { recordDigest } from "../crm/cib-input.ts";
+import type { GraphAction } from "../crm/graph.ts";
+import { type PrimitiveDef, parseDuration_ms } from "../crm/model.ts";
+import { dispatchFor, expectedRc, judge } from "../executor/adapter.ts";
+import { type AgentOptions, resolveAgent } from "../executor/agents/index.ts";
+import { type Agent, type OpRequest, type OpResult, OCF_RC } from "../executor/agents/types.ts";
+import { RecurringMonitors } from "../executor/recurring.ts";
+import type { Logger } from "../shared/log.ts";
+
+export interface ExecOutcome {
+  ok: boolean;
+  reason: string;
+  /** CIB log index of the recorded result (0 when nothing was recorded). */
+  index: number;
+}
+
+export interface PrimitiveTable {
+  version: number;
+  prims: ReadonlyMap<string, PrimitiveDef>;
+  startFailureFatal: boolean;
+}
+
+export interface LocalExecutorDeps {
+  node: string;
+  incarnation: number;
+  /** The configuration this node has applied (null before any). */
+  primitives: () => PrimitiveTable | null;
+  propose: (cmd: Command) => Promise<ApplyResult>;
+  log: Logger;
+  agents?: AgentOptions;
+}
+
+const EXEC_STATUS: Record<OpResult["exec"], number> = { done: 0, "timed-out": 2, error: 4, "not-installed": 7 };
+/** How long an action waits for this node to apply the configuration version the DC planned with. */
+const CONFIG_WAIT_MS = 3000;
+
+interface Active {
+  primitive: string;
+  /** Order of (last) start: stops on shutdown go in reverse. */
+  since: number;
+}
+
+function primitiveOf(instance: string): string {
+  const i = instance.lastIndexOf(":");
+  return i > 0 && /^\d+$/.test(instance.slice(i + 1)) ? instance.slice(0, i) : instance;
+}
+
+export class LocalExecutor {
+  private callId: number;
+  private readonly agents = new Map<string, Agent | string>();
+  private readonly recurring = new RecurringMonitors();
+  /** Per recurring key: what the graph expected (0, or 8 for a promoted monitor) and its spec. */
+  private readonly recurringInfo = new Map<string, { expected: number; agent: Agent; prim: PrimitiveDef; timeout_ms: number }>();
+  private readonly activeSet = new Map<string, Active>();
+  private startSeq = 0;
+  /** Requests seen from a DC (dc:term:tid:aid) → their outcome, so a retransmission runs nothing twice. */
+  private readonly seen = new Map<string, Promise<ExecOutcome>>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private closed = false;
+
+  constructor(private readonly deps: LocalExecutorDeps) {
+    // Incarnations are milliseconds since the epoch and grow across restarts; a thousand call ids
+    // per millisecond of restart gap keeps ids growing, and 1.8e15 stays a safe integer.
+    this.callId = deps.incarnation * 1000;
+    // Recurring monitors are due at most this late; 100 ms is well inside any monitor interval.
+    this.timer = setInterval(() => this.tickRecurring(), 100);
+  }
+
+  /** Instances that may be active here (started and not known stopped). */
+  active(): string[] {
+    return [...this.activeSet.keys()].sort();
+  }
+
+  /** Run one action once per request id (a DC retransmits until it hears the outcome). */
+  runOnce(requestId: string, a: GraphAction, configVersion: number): Promise<ExecOutcome> {
+    const known = this.seen.get(requestId);
+    if (known) return known;
+    const p = this.run(a, configVersion);
+    this.seen.set(requestId, p);
+    if (this.seen.size > 1000) this.seen.delete(this.seen.keys().next().value!);
+    return p;
+  }
+
+  async run(a: GraphAction, configVersion: number): Promise<ExecOutcome> {
+    const table = await this.tableAtLeast(configVersion);
+    if (!table) return { ok: false, reason: `configuration version ${configVersion} has not reached ${this.deps.node} within ${CONFIG_WAIT_MS} ms`, index: 0 };
+    const d = dispatchFor(a, (id) => table.prims.get(id));
+    if (d.kind === "invalid") return { ok: false, reason: d.reason, index: 0 };
+    if (d.kind === "cancel") {
+      const key = `${d.resource}_${d.task}_${d.interval_ms}`;
+      this.recurring.cancel(key);
+      this.recurringInfo.delete(key);
+      const r = await this.record({ kind: "op-delete", node: this.deps.node, resource: d.resource, key: `${d.task}_${d.interval_ms}` });
+      return r;
+    }
+    if (d.kind !== "agent") return { ok: false, reason: `${a.key}: ${d.kind} is not run by a node's executor`, index: 0 };
+    const agent = this.agentFor(d.spec.class, d.spec.provider, d.spec.type);
+    if (typeof agent === "string") return this.finish(a, table, d.request, null, { action: d.request.action, exec: "not-installed", rc: OCF_RC.ERR_INSTALLED, code: "not-installed", reason: agent, stdout: "", stderr: "", output_truncated: false });
+    const instance = d.request.instance;
+    if (a.task === "stop" || a.task === "demote" || a.task === "migrate_to") {
+      // Monitors must not report a stop (or a demotion) as a failure.
+      for (const k of this.recurring.cancelResource(instance)) this.recurringInfo.delete(k);
+    }
+    if (a.task === "start" || a.task === "migrate_from") this.activeSet.set(instance, { primitive: primitiveOf(instance), since: ++this.startSeq });
+    const result = await agent.run(d.request);
+    return this.finish(a, table, d.request, agent, result);
+  }
+
+  private async finish(a: GraphAction, table: PrimitiveTable, req: OpRequest, agent: Agent | null, result: OpResult): Promise<ExecOutcome> {
+    const instance = req.instance;
+    const verdict = judge(a, result);
+    const expected = expectedRc(a);
+    const probe = a.task === "monitor" && a.interval_ms === 0;
+    // What this result says about where the resource runs.
+    if (result.exec === "done") {
+      if ((a.task === "stop" || a.task === "migrate_to") && (result.rc === 0 || result.rc === OCF_RC.NOT_RUNNING)) this.activeSet.delete(instance);
+      else if (a.task === "monitor" && result.rc === OCF_RC.NOT_RUNNING) this.activeSet.delete(instance);
+      else if (probe && (result.rc === 0 || result.rc === OCF_RC.RUNNING_PROMOTED)) {
+        if (!this.activeSet.has(instance)) this.activeSet.set(instance, { primitive: primitiveOf(instance), since: ++this.startSeq });
+      }
+    }
+    let fail: "increment" | "infinity" | undefined;
+    if (!verdict.ok) {
+      const harmlessProbe = probe && result.exec === "done" && (result.rc === 0 || result.rc === OCF_RC.NOT_RUNNING || result.rc === OCF_RC.RUNNING_PROMOTED);
+      if (!harmlessProbe) fail = a.task === "stop" || (a.task === "start" && table.startFailureFatal) ? "infinity" : "increment";
+    }
+    const prim = table.prims.get(primitiveOf(a.resource ?? instance));
+    const rec = this.opRecord(a.task, a.interval_ms, result, expected, prim ? recordDigest(prim, a.task, a.interval_ms, a.timeout_ms) : undefined, verdict.reason);
+    const logged = `${a.task}${a.interval_ms > 0 ? `(${a.interval_ms / 1000}s)` : ""} ${instance} on ${this.deps.node}`;
+    if (verdict.ok) this.deps.log.info("crm", `${logged}: ok${probe ? ` (rc ${result.rc})` : ""}`);
+    else this.deps.log.warn("crm", `${logged}: ${verdict.reason}`);
+    const cmd: Command = { kind: "op-result", node: this.deps.node, resource: instance, result: rec };
+    if (fail) cmd.fail = fail;
+    const recorded = await this.record(cmd);
+    if (!recorded.ok) return { ok: false, reason: `${verdict.ok ? "done" : verdict.reason}; ${recorded.reason}`, index: recorded.index };
+    if (verdict.ok && a.task === "monitor" && a.interval_ms > 0 && agent && prim) {
+      const key = `${instance}_monitor_${a.interval_ms}`;
+      this.recurring.add({ key, resource: instance, request: req }, result.rc, performance.now());
+      this.recurringInfo.set(key, { expected, agent, prim, timeout_ms: a.timeout_ms });
+    }
+    return { ok: verdict.ok, reason: verdict.reason, index: recorded.index };
+  }
+
+  private opRecord(op: string, interval_ms: number, result: OpResult, expected: number, digest: string | undefined, reason: string): Extract<Command, { kind: "op-result" }>["result"] {
+    const rec: Extract<Command, { kind: "op-result" }>["result"] = {
+      op: op === "meta-data" || op === "validate-all" ? "monitor" : op,
+      interval_ms,
+      rc: Math.max(0, Math.min(255, result.rc)),
+      expected_rc: expected,
+      call_id: ++this.callId,
+      exec_time_ms: 0,
+      at_ms: Date.now(),
+      op_status: EXEC_STATUS[result.exec],
+    };
+    if (digest !== undefined) rec.digest = digest;
+    if (reason !== "") rec.exit_reason = reason.slice(0, 500);
+    return rec;
+  }
+
+  private async record(cmd: Command): Promise<ExecOutcome> {
+    try {
+      const r = await this.deps.propose(cmd);
+      return r.ok ? { ok: true, reason: "", index: r.index } : { ok: false, reason: `the CIB refused the result: ${r.reason}`, index: r.index };
+    } catch (e) {
+      return { ok: false, reason: `the result could not be recorded: ${(e as Error).message}`, index: 0 };
+    }
+  }
+
+  private agentFor(cls: string, provider: string | undefined, type: string): Agent | string {
+    const key = `${cls}:${provider ?? ""}:${type}`;
+    let agent = this.agents.get(key);
+    if (agent === undefined) {
+      const r = resolveAgent(provider === undefined ? { class: cls, type } : { class: cls, provider, type }, this.deps.agents);
+      agent = r.ok ? r.agent : r.reason;
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  private async tableAtLeast(version: number): Promise<PrimitiveTable | null> {
+    const deadline = performance.now() + CONFIG_WAIT_MS;
+    for (;;) {
+      const t = this.deps.primitives();
+      if (t && t.version >= version) return t;
+      if (performance.now() > deadline || this.closed) return null;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private tickRecurring(): void {
+    for (const e of this.recurring.tick(performance.now())) {
+      if (e.kind !== "run") continue;
+      const info = this.recurringInfo.get(e.op.key);
+      if (!info) {
+        this.recurring.cancel(e.op.key);
+        continue;
+      }
+      void info.agent.run(e.op.request).then((result) => {
+        const rc = result.exec === "done" ? result.rc : OCF_RC.ERR_GENERIC;
+        for (const fx of this.recurring.completed(e.op.key, rc, performance.now())) {
+          if (fx.kind !== "report") continue;
+          const failed = rc !== info.expected;
+          if (rc === OCF_RC.NOT_RUNNING) this.activeSet.delete(e.op.resource);
+          const why = failed ? (result.reason !== "" ? result.reason : `monitor returned rc ${rc}, expected ${info.expected}`) : "";
+          const rec = this.opRecord("monitor", e.op.request.interval_ms, result, info.expected, recordDigest(info.prim, "monitor", e.op.request.interval_ms, info.timeout_ms), why);
+          if (failed) this.deps.log.warn("crm", `monitor(${e.op.request.interval_ms / 1000}s) ${e.op.resource} on ${this.deps.node}: ${why}`);
+          else this.deps.log.info("crm", `monitor(${e.op.request.interval_ms / 1000}s) ${e.op.resource} on ${this.deps.node}: ok again`);
+          const cmd: Command = { kind: "op-result", node: this.deps.node, resource: e.op.resource, result: rec };
+          if (failed) cmd.fail = "increment";
+          void this.record(cmd);
+        }
+      });
+    }
+  }
+
+  /**
+   * Stop everything this node may run, newest first (the reverse of start order keeps group
+   * members' dependencies). Used on a clean stop and before a self-fence. True when every stop
+   * succeeded: only then may the node say it left cleanly.
+   */
+  async stopAll(timeout_ms: number): Promise<boolean> {
+    const table = this.deps.primitives();
+    const list = [...this.activeSet.entries()].sort((x, y) => y[1].since - x[1].since);
+    let ok = true;
+    for (const [instance, act] of list) {
+      const prim = table?.prims.get(act.primitive);
+      if (!prim) {
+        this.deps.log.error("crm", `cannot stop ${instance}: it is not in the configuration any more`);
+        ok = false;
+        continue;
+      }
+      const stopOp = prim.ops.find((o) => o.name === "stop" && o.interval_ms === 0);
+      const t = stopOp?.timeout !== undefined ? (parseDuration_ms(stopOp.timeout) ?? Number.NaN) : Number.NaN;
+      const a: GraphAction = {
+        id: 0,
+        key: `${instance}_stop_0`,
+        task: "stop",
+        resource: instance,
+        node: this.deps.node,
+        pseudo: false,
+        interval_ms: 0,
+        timeout_ms: Math.min(timeout_ms, Number.isFinite(t) && t > 0 ? t : 20_000),
+        meta: {},
+        inputs: [],
+      };
+      const r = await this.run(a, table?.version ?? 0);
+      if (!r.ok && this.activeSet.has(instance)) ok = false;
+    }
+    return ok && this.activeSet.size === 0;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+  }
+}
