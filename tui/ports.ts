@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { IpmiClient } from "../ipmi/client.ts";
-import { queryStatus } from "../services/node/status-client.ts";
+import { queryStatus, requestNode } from "../services/node/status-client.ts";
 import type { StatusReport } from "../services/node/status.ts";
 import { hashPassword, type PasswordHash, verifyPassword } from "./setup/password-hash.ts";
 import type { PlannedFile } from "./setup/setup-files.ts";
@@ -20,6 +20,23 @@ export interface BmcTarget {
   cipher: 17 | 3;
 }
 
+/** What `node-flags` sets; an absent flag is left as the CIB has it (online = both false). */
+export interface NodeFlags {
+  standby?: boolean;
+  maintenance?: boolean;
+}
+
+/** The resource commands of the node's socket (`{cmd: "resource", action, ...}`). */
+export type ResourceCommand =
+  | { action: "move"; resource: string; node: string }
+  | { action: "clear"; resource: string }
+  | { action: "cleanup"; resource: string; node?: string }
+  | { action: "restart"; resource: string };
+
+/** The node's answer to a command: done, or refused with its reason. A node that cannot be asked
+ * at all is a rejected promise instead, so the screen can tell "refused" from "no answer". */
+export type CommandReply = { ok: true } | { ok: false; error: string };
+
 export interface ConsolePorts {
   probeSystem(): SystemSnapshot;
   randomKey(): Uint8Array;
@@ -34,12 +51,10 @@ export interface ConsolePorts {
   queryStatus(socket: string): Promise<StatusReport>;
   /** Restarts the node's services through its supervisor. Resolves with what happened; rejects with the reason. */
   restartServices(config: { run_dir: string }): Promise<string>;
-}
-
-export class NotInThisBuild extends Error {
-  constructor(what: string) {
-    super(`not available in this build: ${what}`);
-  }
+  /** Records standby / maintenance of a node in the CIB through this node's socket. */
+  setNodeFlags(socket: string, node: string, flags: NodeFlags): Promise<CommandReply>;
+  /** Moves, clears the move of, cleans up or restarts a resource through this node's socket. */
+  resourceCommand(socket: string, command: ResourceCommand): Promise<CommandReply>;
 }
 
 export async function testBmcWithIpmi(t: BmcTarget): Promise<string> {
@@ -68,6 +83,13 @@ async function restartThroughSupervisor(config: { run_dir: string }): Promise<st
   return names.length ? `restarting ${names.join(", ")}: they leave the cluster cleanly and come back` : "no service was running to restart";
 }
 
+async function commandNode(socket: string, request: Record<string, unknown>): Promise<CommandReply> {
+  // The node answers once the CIB has committed the change (or refused it): this can take a few
+  // seconds while a DC is elected, hence requestNode's long default timeout.
+  const r = await requestNode(socket, request);
+  return r.ok ? { ok: true } : { ok: false, error: r.error ?? "refused, without a reason" };
+}
+
 export const realPorts: ConsolePorts = {
   probeSystem,
   randomKey: () => new Uint8Array(randomBytes(32)),
@@ -78,4 +100,6 @@ export const realPorts: ConsolePorts = {
   writeFiles: (files) => writeFileSet(files),
   queryStatus: (socket) => queryStatus(socket, 2000),
   restartServices: restartThroughSupervisor,
+  setNodeFlags: (socket, node, flags) => commandNode(socket, { cmd: "node-flags", node, ...flags }),
+  resourceCommand: (socket, command) => commandNode(socket, { cmd: "resource", ...command }),
 };

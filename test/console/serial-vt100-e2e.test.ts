@@ -150,6 +150,12 @@ describe.skipIf(!haveTool("tmux") || !haveTool("socat"))("console on a serial li
     await t.waitFor("Lock the console");
     t.keys("a");
     capture("24-vt100-about", await t.waitFor("TERM=vt100, ASCII, no colour"));
+    expect(t.screen()).toMatch(/Image slot\s+unknown \(not booted from a hapd image\)/);
+    // No node runs here: the operations say so instead of offering anything to pick.
+    t.keys("q", "m");
+    await t.waitFor("No status from the node: the resources are not known.");
+    t.keys("q", "n");
+    await t.waitFor("No status from the node: the modes now are not known.");
     t.keys("q", "C-c", "y");
     expect(await exited).toBe(0);
     expect(stderr).toBe("");

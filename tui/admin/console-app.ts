@@ -9,7 +9,7 @@ import { type StyledLine, seg } from "../ui/lines.ts";
 import { Screen } from "../ui/screen.ts";
 import { LoginScreen } from "./login.ts";
 import { MENU, type MenuId, type MenuState, bindMenuKey, menuBody, reduceMenu } from "./menu.ts";
-import { AboutScreen, type AdminEnv, FencingScreen, LogScreen, NotInBuildScreen, ResetScreen, RestartScreen, StatusScreen, TokenScreen } from "./screens.ts";
+import { AboutScreen, type AdminEnv, FencingScreen, LogScreen, NodeModeScreen, ResetScreen, ResourcesScreen, RestartScreen, StatusScreen, TokenScreen } from "./screens.ts";
 import { statusSummary } from "./status-view.ts";
 
 export interface ConsoleAppProps {
@@ -96,11 +96,11 @@ export function ConsoleApp(p: ConsoleAppProps): ReactElement {
     case "status":
       return h(StatusScreen, { ...common, ...status, refresh_ms: p.refresh_ms });
     case "node-mode":
-      return h(NotInBuildScreen, { ...common, title: "Node mode", what: "Standby, online and maintenance need the resource manager (crm), which is not part of this build yet. Membership and quorum run; nothing here would take effect." });
+      return h(NodeModeScreen, { ...common, report: status.report, socket: statusSocketPath(env.config) });
     case "move":
-      return h(NotInBuildScreen, { ...common, title: "Move a resource", what: "Moving a resource needs the resource manager (crm), which is not part of this build yet." });
+      return h(ResourcesScreen, { ...common, report: status.report, socket: statusSocketPath(env.config) });
     case "fencing":
-      return h(FencingScreen, common);
+      return h(FencingScreen, { ...common, report: status.report });
     case "log":
       return h(LogScreen, common);
     case "restart":

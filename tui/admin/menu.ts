@@ -13,9 +13,9 @@ export interface MenuItem {
 }
 
 export const MENU: readonly MenuItem[] = [
-  { id: "status", key: "s", label: "Status", about: "nodes, links and quorum, live" },
+  { id: "status", key: "s", label: "Status", about: "nodes, links, quorum, resources, volumes, live" },
   { id: "node-mode", key: "n", label: "Node mode", about: "standby, online or maintenance" },
-  { id: "move", key: "m", label: "Move a resource", about: "to the other host" },
+  { id: "move", key: "m", label: "Move a resource", about: "move, clear a move, clean up failures" },
   { id: "fencing", key: "f", label: "Test fencing", about: "ask each BMC for its power status" },
   { id: "log", key: "l", label: "View the log", about: "scroll and filter the node's log" },
   { id: "restart", key: "r", label: "Restart services", about: "restart hapd on this box" },

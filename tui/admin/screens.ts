@@ -2,7 +2,7 @@
 // few lines of local state) and gives the keyboard back with onClose.
 import { readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { createElement as h, type ReactElement, useEffect, useReducer, useState } from "react";
+import { createElement as h, type ReactElement, useEffect, useReducer, useRef, useState } from "react";
 import type { Config } from "../../services/shared/config.ts";
 import type { StatusReport } from "../../services/node/status.ts";
 import type { ConsolePorts } from "../ports.ts";
@@ -11,11 +11,13 @@ import { resetConfiguration } from "../setup/reset-config.ts";
 import { describeCaps, type TerminalCaps } from "../terminal/caps.ts";
 import type { Theme } from "../terminal/theme.ts";
 import { useKeys } from "../ui/key-router.ts";
-import { type StyledLine, sanitize, seg, wrap } from "../ui/lines.ts";
+import { type StyledLine, padEnd, sanitize, seg, wrap } from "../ui/lines.ts";
 import { type Hint, Screen } from "../ui/screen.ts";
 import { type TypedConfirm, bindTypedKey, bindYesNo, reduceTyped } from "./confirm.ts";
 import { LOG_HINTS, bindLogKey, initialLog, logBody, readLogTail, reduceLog } from "./log-view.ts";
-import { NOT_IN_BUILD, statusBody } from "./status-view.ts";
+import { type Command, NODE_MODES, type OpAction, type OpResult, type OpState, bindOpKey, initialOp, nodeModeBody, nodeModeHints, outcomeOf, reduceNodeMode, reduceResources, resourcesBody, resourcesHints } from "./operations.ts";
+import { hostNames, resourcesOf } from "./resources-view.ts";
+import { fencingLines, statusBody, statusScrollMax } from "./status-view.ts";
 
 export interface AdminEnv {
   theme: Theme;
@@ -41,19 +43,73 @@ function Page(p: { env: AdminEnv; title: string; body: StyledLine[]; hints: Hint
 }
 
 export function StatusScreen(p: Common & { report: StatusReport | null; error: string | null; updated_ms: number | null; refresh_ms: number }): ReactElement {
+  // The first resource row shown, when there are more resources than rows; clamped to what the
+  // newest report needs, so a shrinking list never leaves the section scrolled past its end.
+  const [scroll, setScroll] = useState(0);
+  const max = statusScrollMax(p.report);
   useKeys((k) => {
     if (isBack(k)) p.onClose();
+    else if (k.name === "down" || (k.name === "char" && k.ch === "j")) setScroll((v) => Math.min(Math.min(v, max) + 1, max));
+    else if (k.name === "up" || (k.name === "char" && k.ch === "k")) setScroll((v) => Math.max(Math.min(v, max) - 1, 0));
   });
-  return h(Page, { env: p.env, title: "Status", body: statusBody(p.report, p.error, p.updated_ms, p.refresh_ms), hints: BACK });
+  const hints: Hint[] = max > 0 ? [["j/k", "scroll resources"], ...BACK] : BACK;
+  return h(Page, { env: p.env, title: "Status", body: statusBody(p.report, p.error, p.updated_ms, p.refresh_ms, Math.min(scroll, max)), hints });
 }
 
-export function NotInBuildScreen(p: Common & { title: string; what: string }): ReactElement {
+type OperationProps = Common & { report: StatusReport | null; socket: string };
+
+/** Sends a command through the ports and turns the answer (or the lack of one) into the line the
+ * list shows; `live` stops a late answer from reaching a screen that is gone. */
+function useSender(env: AdminEnv, socket: string, dispatch: (a: OpAction) => void): (c: Command) => void {
+  const live = useRef(true);
+  useEffect(
+    () => () => {
+      live.current = false;
+    },
+    [],
+  );
+  return (c: Command) => {
+    const sent = c.kind === "node-flags" ? env.ports.setNodeFlags(socket, c.node, NODE_MODES.find((m) => m.mode === c.mode)!.flags) : env.ports.resourceCommand(socket, c.command);
+    sent.then(
+      (reply) => live.current && dispatch({ type: "reply", outcome: outcomeOf(c, reply) }),
+      (e: Error) => live.current && dispatch({ type: "reply", outcome: outcomeOf(c, e) }),
+    );
+  };
+}
+
+/** One reducer step with its effect: the state is kept in a ref as well, so that two keys handled
+ * before React renders again both see the newest state. */
+function useOperation(reduce: (s: OpState, a: OpAction) => OpResult, p: OperationProps): [OpState, (a: OpAction) => void] {
+  const [s, setS] = useState<OpState>(initialOp);
+  const ref = useRef(s);
+  const dispatch = (a: OpAction) => {
+    const r = reduce(ref.current, a);
+    ref.current = r.state;
+    setS(r.state);
+    if (r.send) send(r.send);
+    if (r.close) p.onClose();
+  };
+  const send = useSender(p.env, p.socket, dispatch);
   useKeys((k) => {
-    if (isBack(k) || k.name === "enter") p.onClose();
+    const a = bindOpKey(k, ref.current.step);
+    if (a) dispatch(a);
   });
-  const body: StyledLine[] = [[], [seg(`${p.title}: ${NOT_IN_BUILD}.`, "warn")], []];
-  for (const l of wrap(p.what, 76)) body.push([seg(l)]);
-  return h(Page, { env: p.env, title: p.title, body, hints: BACK });
+  return [s, dispatch];
+}
+
+export function NodeModeScreen(p: OperationProps): ReactElement {
+  const hosts = hostNames(p.env.config.nodes);
+  const [s] = useOperation((st, a) => reduceNodeMode(st, a, hosts), p);
+  return h(Page, { env: p.env, title: "Node mode", body: nodeModeBody(s, hosts, p.report, p.env.config.node), hints: nodeModeHints(s) });
+}
+
+export function ResourcesScreen(p: OperationProps): ReactElement {
+  const hosts = hostNames(p.env.config.nodes);
+  // The list follows the newest report: the reducer reads it through a ref, not a stale closure.
+  const resources = useRef(resourcesOf(p.report));
+  resources.current = resourcesOf(p.report);
+  const [s] = useOperation((st, a) => reduceResources(st, a, resources.current, hosts), p);
+  return h(Page, { env: p.env, title: "Resources", body: resourcesBody(s, p.report, hosts), hints: resourcesHints(s) });
 }
 
 export function defaultLogPath(cfg: Config): string {
@@ -92,7 +148,7 @@ export function readSecret(file: string): string {
 
 type FenceRow = { node: string; bmc: string; state: "asking" | "ok" | "failed" | "none"; text: string };
 
-export function FencingScreen(p: Common): ReactElement {
+export function FencingScreen(p: Common & { report: StatusReport | null }): ReactElement {
   const [rows, setRows] = useState<FenceRow[]>([]);
   const [round, setRound] = useState(1);
   useKeys((k) => {
@@ -128,7 +184,10 @@ export function FencingScreen(p: Common): ReactElement {
     body.push([seg(`${r.node.padEnd(8)} BMC ${r.bmc.padEnd(22)}`), seg(r.state === "ok" ? "OK " : r.state === "failed" ? "FAILED " : "", r.state === "ok" ? "ok" : "error"), seg(r.state === "failed" ? "" : sanitize(r.text))]);
     if (r.state === "failed") for (const l of wrap(sanitize(r.text), 74)) body.push([seg(`    ${l}`, "error")]);
   }
-  body.push([], [seg("Fencing history: ", "heading"), seg(NOT_IN_BUILD, "dim")]);
+  // The node keeps the whole history (`hapd fence history`); its status carries the newest.
+  body.push([]);
+  if (p.report) body.push(...fencingLines(p.report));
+  else body.push([seg(padEnd("Fencing", 12)), seg("history unknown: no status from the node", "dim")]);
   return h(Page, { env: p.env, title: "Test fencing", body, hints: [["t", "test again"], ...BACK] });
 }
 
@@ -203,6 +262,10 @@ export function TokenScreen(p: Common): ReactElement {
   return h(Page, { env: p.env, title: "Join token", body, hints: BACK });
 }
 
+/** The appliance image (image/) is not built yet, so no booted image records an A/B slot for the
+ * console to read; say that rather than guess. */
+export const IMAGE_SLOT_UNKNOWN = "unknown (not booted from a hapd image)";
+
 export function AboutScreen(p: Common): ReactElement {
   useKeys((k) => {
     if (isBack(k) || k.name === "enter") p.onClose();
@@ -210,7 +273,7 @@ export function AboutScreen(p: Common): ReactElement {
   const c = p.env.config;
   const rows: Array<[string, string]> = [
     ["Version", `hapd ${p.env.version}`],
-    ["Image slot", NOT_IN_BUILD],
+    ["Image slot", IMAGE_SLOT_UNKNOWN],
     ["Node", `${c.node} in cluster ${c.cluster.name}`],
     ["Configuration", p.env.configPath],
     ["Terminal", describeCaps(p.env.caps)],

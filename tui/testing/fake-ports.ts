@@ -1,7 +1,7 @@
 // Ports for in-process tests: the machine is FIXED_SYSTEM, the node's status is whatever the test
 // says, BMC and restart answers are scripted, files are really written (to a temp dir).
-import type { StatusReport } from "../../services/node/status.ts";
-import type { BmcTarget, ConsolePorts } from "../ports.ts";
+import type { CrmReport, StatusReport, VolumeReport } from "../../services/node/status.ts";
+import type { BmcTarget, CommandReply, ConsolePorts, NodeFlags, ResourceCommand } from "../ports.ts";
 import { hashPassword, verifyPassword } from "../setup/password-hash.ts";
 import { writeFileSet } from "../setup/write-file-set.ts";
 import { FIXED_SYSTEM } from "./fixed-system.ts";
@@ -11,10 +11,20 @@ export interface FakeState {
   bmc: (t: BmcTarget) => Promise<string>;
   restarts: number;
   queries: number;
+  /** Every node-flags / resource command sent, in order. */
+  commands: SentCommand[];
+  /** The node's answer to a command (default: done). Throw for "no answer". */
+  reply: (c: SentCommand) => CommandReply | Promise<CommandReply>;
 }
 
+export type SentCommand = { cmd: "node-flags"; socket: string; node: string; flags: NodeFlags } | { cmd: "resource"; socket: string; command: ResourceCommand };
+
 export function fakePorts(state: Partial<FakeState> = {}): ConsolePorts & { state: FakeState } {
-  const s: FakeState = { status: new Error("no node is running there"), bmc: async () => "power is on (cipher 17)", restarts: 0, queries: 0, ...state };
+  const s: FakeState = { status: new Error("no node is running there"), bmc: async () => "power is on (cipher 17)", restarts: 0, queries: 0, commands: [], reply: () => ({ ok: true }), ...state };
+  const send = async (c: SentCommand): Promise<CommandReply> => {
+    s.commands.push(c);
+    return s.reply(c);
+  };
   return {
     state: s,
     probeSystem: () => FIXED_SYSTEM,
@@ -33,6 +43,8 @@ export function fakePorts(state: Partial<FakeState> = {}): ConsolePorts & { stat
       s.restarts++;
       return "hapd.service restarted";
     },
+    setNodeFlags: (socket, node, flags) => send({ cmd: "node-flags", socket, node, flags }),
+    resourceCommand: (socket, command) => send({ cmd: "resource", socket, command }),
   };
 }
 
@@ -53,4 +65,37 @@ export function sampleStatus(over: Partial<StatusReport> = {}): StatusReport {
     counters: { sent: 1200, received: 2300, dropped: {} },
     ...over,
   };
+}
+
+/** A resource manager report: a promotable clone on both hosts, a VM that failed once on host-b
+ * and was moved back to host-a, a stopped address. */
+export function sampleCrm(over: Partial<CrmReport> = {}): CrmReport {
+  return {
+    config_version: 4,
+    dc: true,
+    transition: { state: "idle", actions: 0, last_outcome: "complete" },
+    resources: [
+      { id: "vol-r0", agent: "hapd:volume", parent: "vol-r0-clone", active: [{ node: "host-a", role: "Promoted" }, { node: "host-b", role: "Unpromoted" }], fail_counts: {}, last_failure: null, managed: true, target_role: null, moved_to: null },
+      {
+        id: "vm-db",
+        agent: "ocf:heartbeat:VirtualDomain",
+        parent: null,
+        active: [{ node: "host-a", role: "Started" }],
+        fail_counts: { "host-b": 1 },
+        last_failure: { node: "host-b", op: "monitor", rc: 7, reason: "not running", at_ms: Date.UTC(2026, 10, 22, 9, 14, 5) },
+        managed: true,
+        target_role: null,
+        moved_to: "host-a",
+      },
+      { id: "vm-web", agent: "ocf:heartbeat:VirtualDomain", parent: null, active: [{ node: "host-b", role: "Started" }], fail_counts: {}, last_failure: null, managed: true, target_role: null, moved_to: null },
+      { id: "ip-mgmt", agent: "ocf:heartbeat:IPaddr2", parent: null, active: [], fail_counts: {}, last_failure: null, managed: true, target_role: "Stopped", moved_to: null },
+    ],
+    node_flags: { "host-a": { standby: false, maintenance: false }, "host-b": { standby: true, maintenance: false }, arb: { standby: false, maintenance: false } },
+    warnings: [],
+    ...over,
+  };
+}
+
+export function sampleVolume(over: Partial<VolumeReport> = {}): VolumeReport {
+  return { name: "r0", role: "Primary", disk: "UpToDate", peer_disk: "Inconsistent", connection: "SyncSource", sync_percent: 45.2, eta_s: 192, ...over };
 }
