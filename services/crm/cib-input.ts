@@ -51,6 +51,38 @@ export function isConfigDoc(doc: unknown): doc is ConfigDoc {
   return typeof doc === "object" && doc !== null && typeof (doc as { yaml?: unknown }).yaml === "string";
 }
 
+/** Has the CIB any operation recorded for this node (it ran, or was probed for, something)? */
+export function hasRecords(cib: CibState, node: string): boolean {
+  return Object.values(cib.resources).some((on) => Object.hasOwn(on, node) && Object.keys(on[node]!.ops).length > 0);
+}
+
+/**
+ * One node's condition from what this node knows. Out of the view and unconfirmed with records
+ * in the CIB means "lost" (fence it first); out with no records means nothing of it can be
+ * running that the cluster started (as Pacemaker's startup-fencing=false for a node never seen).
+ */
+export function nodeCondition(k: { member: boolean; fenced: boolean; leftCleanly: boolean; hasRecords: boolean }): NodeCondition {
+  if (k.member) return "member";
+  if (k.fenced) return "fenced";
+  if (k.leftCleanly) return "left";
+  return k.hasRecords ? "lost" : "left";
+}
+
+/**
+ * What the DC proposes before it plans: a fenced node's records go (nothing of it runs), and a
+ * node back after being away is probed afresh (its fail counts stay). `previous` is updated.
+ */
+export function housekeeping(cib: CibState, world: World, previous: Map<string, NodeCondition>): Array<{ kind: "forget-node"; node: string; keep_fail_counts: boolean }> {
+  const out: Array<{ kind: "forget-node"; node: string; keep_fail_counts: boolean }> = [];
+  for (const n of world.nodes) {
+    const before = previous.get(n.name);
+    previous.set(n.name, n.condition);
+    if (n.condition === "fenced" && hasRecords(cib, n.name)) out.push({ kind: "forget-node", node: n.name, keep_fail_counts: false });
+    else if (n.condition === "member" && before !== undefined && before !== "member" && hasRecords(cib, n.name)) out.push({ kind: "forget-node", node: n.name, keep_fail_counts: true });
+  }
+  return out;
+}
+
 /** The configuration the DC schedules: the operator's YAML plus what the appliance implies. */
 export function runtimeConfig(doc: ConfigDoc, hosts: readonly string[], arbitrators: readonly string[]): ClusterConfig {
   const config = parseCrmYaml(doc.yaml, "CIB configuration", [...hosts, ...arbitrators]);

@@ -12,7 +12,7 @@
 // quorum change, a node fenced, a new configuration, node flags or attributes, a cleanup, and a
 // recurring monitor reporting a failure. The transition's own results do not abort it.
 import type { ApplyResult, CibState, Command } from "../cib/cib.ts";
-import { type ConfigDoc, type NodeCondition, type ResourceView, type World, clusterInput, isConfigDoc, resolvedPrimitives, resourceViews, runtimeConfig } from "../crm/cib-input.ts";
+import { type ConfigDoc, type NodeCondition, type ResourceView, type World, clusterInput, housekeeping, isConfigDoc, resolvedPrimitives, resourceViews, runtimeConfig } from "../crm/cib-input.ts";
 import type { GraphAction } from "../crm/graph.ts";
 import { type ClusterConfig, isFalse } from "../crm/model.ts";
 import { schedule, transitionSummary } from "../crm/scheduler.ts";
@@ -223,20 +223,6 @@ export class CrmController {
     if (this.dirty && !this.planning && now >= this.notBefore_ms) void this.plan();
   }
 
-  /** Nodes whose records must go before the plan: fenced ones, and those that came back. */
-  private housekeeping(st: CibState, world: World): Command[] {
-    const out: Command[] = [];
-    const hasRecords = (node: string) => Object.values(st.resources).some((on) => Object.hasOwn(on, node) && Object.keys(on[node]!.ops).length > 0);
-    for (const n of world.nodes) {
-      const before = this.prevCondition.get(n.name);
-      this.prevCondition.set(n.name, n.condition);
-      if (n.condition === "fenced" && hasRecords(n.name)) out.push({ kind: "forget-node", node: n.name, keep_fail_counts: false });
-      // Back after being away: what it ran before is unknown now; probe it afresh.
-      else if (n.condition === "member" && before !== undefined && before !== "member" && hasRecords(n.name)) out.push({ kind: "forget-node", node: n.name, keep_fail_counts: true });
-    }
-    return out;
-  }
-
   private async plan(): Promise<void> {
     this.planning = true;
     try {
@@ -245,7 +231,7 @@ export class CrmController {
       this.dirty = false;
       this.lastPlan_ms = performance.now();
       if (!st || !world.quorate) return;
-      for (const cmd of this.housekeeping(st, world)) {
+      for (const cmd of housekeeping(st, world, this.prevCondition)) {
         const r = await this.deps.propose(cmd).catch((e: Error) => ({ ok: false as const, index: 0, reason: e.message }));
         if (!r.ok) this.deps.log.warn("crm", `${cmd.kind} ${"node" in cmd ? cmd.node : ""}: ${r.reason}`);
         this.dirty = true; // plan again on the state that includes it

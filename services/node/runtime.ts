@@ -26,7 +26,7 @@ import { encodeMessage } from "../cib/messages.ts";
 import { CibClient } from "./cib-client.ts";
 import type { SupervisorReport } from "../supervisor/protocol.ts";
 import { decodeCommand } from "../cib/cib.ts";
-import type { NodeCondition, World } from "../crm/cib-input.ts";
+import { type World, hasRecords, nodeCondition } from "../crm/cib-input.ts";
 import { CrmController } from "./crm-controller.ts";
 import { decodeCrmMessage, encodeCrmMessage, isCrmMessage } from "./crm-messages.ts";
 import { LocalExecutor } from "./local-executor.ts";
@@ -226,21 +226,14 @@ export class NodeRuntime {
   private world(): World {
     const members = new Set(this.core.view.members.map((m) => this.nameOf(m)));
     const st = this.cib?.state;
-    const ranSomething = (node: string): boolean => !!st && Object.values(st.resources).some((on) => Object.hasOwn(on, node) && Object.keys(on[node]!.ops).length > 0);
     const leader = this.cib?.raft.leader();
     return {
       quorate: this.core.quorumState.quorate,
       dc: leader ? this.nameOf(leader) : null,
-      nodes: this.cfg.nodes.map((n) => {
-        let condition: NodeCondition;
-        if (members.has(n.name)) condition = "member";
-        else if (this.fencing?.isFenced(n.name)) condition = "fenced";
-        else if (this.leftCleanly.has(n.name)) condition = "left";
-        // Out, unconfirmed, and the CIB says it ran something: it must be fenced first.
-        else if (ranSomething(n.name)) condition = "lost";
-        else condition = "left";
-        return { name: n.name, condition };
-      }),
+      nodes: this.cfg.nodes.map((n) => ({
+        name: n.name,
+        condition: nodeCondition({ member: members.has(n.name), fenced: this.fencing?.isFenced(n.name) ?? false, leftCleanly: this.leftCleanly.has(n.name), hasRecords: st ? hasRecords(st, n.name) : false }),
+      })),
     };
   }
 
