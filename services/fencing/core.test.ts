@@ -34,6 +34,21 @@ function lose(c: FencingCore, target: string, t = 0): FencingEffect[] {
 }
 
 describe("fencing core", () => {
+  it("the resource manager can fence a member (on-fail=fence): the request survives view changes until confirmed", () => {
+    const b = core("host-b");
+    b.onView({ id: 1, members: all }, true, at(0));
+    expect(b.request("host-b", "self", at(1))).toEqual([]); // never its own executor
+    expect(runs(b.request("host-a", "stop failed", at(1)))).toEqual([]); // a member needs the explicit flag
+    const [attempt] = runs(b.request("host-a", "stop failed", at(2), { member: true }));
+    expect(attempt).toMatchObject({ target: "host-a", device: { id: "ipmi:a" } });
+    // A view in which host-a is still a member does not cancel it.
+    b.onView({ id: 3, members: all }, true, at(3));
+    expect(b.isPending("host-a")).toBe(true);
+    const fx = b.attemptDone(attempt!.attempt, true, "chassis off", at(4));
+    expect(fx.some((e) => e.kind === "fenced" && e.target === "host-a")).toBe(true);
+    expect(b.isFenced("host-a")).toBe(true);
+  });
+
   it("exactly one member of the quorate view executes a request: the lowest id", () => {
     const b = core("host-b");
     const arb = core("arb");

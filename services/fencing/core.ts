@@ -89,6 +89,11 @@ interface Pending {
   running: string | null;
   /** Executor of record; another node may take over after a view change. */
   executor: string;
+  /**
+   * Asked by the resource manager for a node still in the view (on-fail=fence, a failed stop):
+   * it is fenced although it is a member, and its presence does not cancel the request.
+   */
+  member?: true;
 }
 
 export interface TargetStatus {
@@ -143,7 +148,7 @@ export class FencingCore {
       const p = this.pending.get(name);
       // With an attempt in flight the power-off may already have happened: the request is not
       // cancelled; its result decides (a target switched off leaves the view again at once).
-      if (p?.running) continue;
+      if (p?.running || p?.member) continue;
       this.fenced.delete(name);
       if (p) {
         this.pending.delete(name);
@@ -194,7 +199,7 @@ export class FencingCore {
     if (!this.lastView.quorate) return fx;
     for (const p of this.pending.values()) {
       if (p.executor !== this.cfg.self || p.running || now.mono_ms < p.nextAt_ms) continue;
-      if (this.lastView.members.includes(p.target.name)) continue; // back in the view: no new attempt
+      if (this.lastView.members.includes(p.target.name) && !p.member) continue; // back in the view: no new attempt
       const devices = p.target.levels[p.level];
       if (!devices || devices.length === 0) continue;
       // Devices of one level must all confirm; they are tried one after the other.
@@ -291,9 +296,15 @@ export class FencingCore {
    * exists: ask for it here, executed by this node. Nothing happens for a node in the view, one
    * already fenced or pending, or on a side without quorum.
    */
-  request(name: string, reason: string, now: Clock): FencingEffect[] {
+  request(name: string, reason: string, now: Clock, opts: { member?: boolean } = {}): FencingEffect[] {
     const target = this.targets.get(name);
-    if (!target || !this.lastView.quorate || this.lastView.members.includes(name) || this.pending.has(name) || this.fenced.has(name)) return [];
+    const inView = this.lastView.members.includes(name);
+    if (!target || name === this.cfg.self || !this.lastView.quorate || (inView && !opts.member) || this.pending.has(name)) return [];
+    // A member asked to be fenced again after an earlier fencing (it came back): a new request.
+    if (this.fenced.has(name)) {
+      if (!inView) return [];
+      this.fenced.delete(name);
+    }
     const fx: FencingEffect[] = [];
     const p: Pending = {
       request: `${this.cfg.self}:${this.lastView.id}:${name}:rm`,
@@ -307,6 +318,7 @@ export class FencingCore {
       running: null,
       executor: this.cfg.self,
     };
+    if (inView) p.member = true;
     this.pending.set(name, p);
     this.emit(fx, this.event(p, "requested", now, {}));
     return [...fx, ...this.tick(now)];

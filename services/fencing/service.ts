@@ -61,8 +61,8 @@ export class FencingService {
     this.core.onLeave(node, this.clock());
   }
 
-  request(node: string, reason: string): void {
-    this.apply(this.core.request(node, reason, this.clock()));
+  request(node: string, reason: string, opts: { member?: boolean } = {}): void {
+    this.apply(this.core.request(node, reason, this.clock(), opts));
   }
 
   isFenced(node: string): boolean {

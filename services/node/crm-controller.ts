@@ -34,7 +34,9 @@ export interface CrmDeps {
   propose: (cmd: Command) => Promise<ApplyResult>;
   local: LocalExecutor;
   send: (node: string, m: CrmExec | CrmResult) => void;
-  fencing: { isFenced(node: string): boolean; isPending(node: string): boolean; request(node: string, reason: string): void } | null;
+  fencing: { isFenced(node: string): boolean; isPending(node: string): boolean; request(node: string, reason: string, opts?: { member?: boolean }): void } | null;
+  /** The scheduler wants this node fenced (on-fail=fence, a failed stop here): stop feeding the watchdog. */
+  selfFence: (reason: string) => void;
   log: Logger;
 }
 
@@ -57,12 +59,20 @@ interface Remote {
   result: CrmResult | null;
 }
 
+interface Fence {
+  node: string;
+  since_ms: number;
+  asked: boolean;
+  /** In the view when the fencing was decided (on-fail=fence, a failed stop): it must not "come back". */
+  member: boolean;
+}
+
 interface Running {
   tid: number;
   term: number;
   core: ExecutorCore;
   remotes: Map<number, Remote>;
-  fences: Map<number, { node: string; since_ms: number; asked: boolean }>;
+  fences: Map<number, Fence>;
   actions: number;
 }
 
@@ -285,8 +295,17 @@ export class CrmController {
     if (a.task === "stonith") {
       if (a.node === null) return this.complete(r, a.id, { ok: false, reason: "fencing without a target" });
       this.deps.log.warn("crm", `fencing ${a.node} before recovering its resources: ${a.reason ?? ""}`);
-      r.fences.set(a.id, { node: a.node, since_ms: performance.now(), asked: false });
-      return this.checkFence(r, a.id, r.fences.get(a.id)!, performance.now());
+      const member = this.deps.world().nodes.some((n) => n.name === a.node && n.condition === "member");
+      const f: Fence = { node: a.node, since_ms: performance.now(), asked: false, member };
+      r.fences.set(a.id, f);
+      if (member) {
+        // Still in the view: nobody fences it by itself. The DC cannot power itself off; it stops
+        // feeding its watchdog and the peers fence it when it leaves.
+        f.asked = true;
+        if (a.node === this.deps.self) this.deps.selfFence(a.reason ?? "the resource manager fences this node");
+        else this.deps.fencing?.request(a.node, a.reason ?? "the resource manager fences it", { member: true });
+      }
+      return this.checkFence(r, a.id, f, performance.now());
     }
     if (a.task === "do_shutdown") return this.complete(r, a.id, { ok: true, reason: "" });
     if (a.node === null) return this.complete(r, a.id, { ok: false, reason: `${a.key}: no node` });
@@ -301,7 +320,7 @@ export class CrmController {
     this.deps.send(a.node, msg);
   }
 
-  private checkFence(r: Running, aid: number, f: { node: string; since_ms: number; asked: boolean }, now: number): void {
+  private checkFence(r: Running, aid: number, f: Fence, now: number): void {
     const fencing = this.deps.fencing;
     if (!fencing) return this.complete(r, aid, { ok: false, reason: "no fencing service on this node" });
     if (fencing.isFenced(f.node)) {
@@ -315,7 +334,7 @@ export class CrmController {
       return;
     }
     const member = this.deps.world().nodes.some((n) => n.name === f.node && n.condition === "member");
-    if (member) {
+    if (member && !f.member) {
       r.fences.delete(aid);
       return this.complete(r, aid, { ok: false, reason: `${f.node} is back in the cluster` });
     }

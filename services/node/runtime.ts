@@ -218,6 +218,11 @@ export class NodeRuntime {
         if (id !== undefined) this.apply(this.core.sendOnce(encodeCrmMessage(m), id, rings));
       },
       fencing: this.fencing,
+      selfFence: (reason) => {
+        this.log.error("crm", `fencing this node: ${reason}`);
+        if (this.supervisor) this.supervisor.selfFence(reason);
+        else process.exit(1);
+      },
       log: this.log,
     });
   }
