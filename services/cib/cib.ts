@@ -176,7 +176,8 @@ function applyCommand(s: CibState, cmd: Command): { state: CibState; reason: str
       const rec = cmd.result;
       // A probe that finds the resource running or stopped learned something; it did not fail.
       const probeFinding = rec.op === "monitor" && rec.interval_ms === 0 && (rec.rc === 0 || rec.rc === 7 || rec.rc === 8);
-      const failed = cmd.fail !== undefined || (rec.rc !== rec.expected_rc && !probeFinding);
+      // A pending record (op_status -1) has no result yet.
+      const failed = cmd.fail !== undefined || (rec.op_status !== -1 && rec.rc !== rec.expected_rc && !probeFinding);
       const next: ResourceOnNode = {
         ...r,
         ops: { ...r.ops, [`${rec.op}_${rec.interval_ms}`]: rec },

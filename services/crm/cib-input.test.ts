@@ -80,6 +80,21 @@ describe("CIB → scheduler input", () => {
     }
   });
 
+  it("a start still pending on one host (a DC changed meanwhile) is not started on the other", () => {
+    const config = runtimeConfig({ yaml: YAML }, HOSTS, ARBS);
+    const prim = resolvedPrimitives(config).get("svc")!;
+    let st = apply(emptyState(), { kind: "config", version: 1, doc: { yaml: YAML } });
+    st = apply(st, { kind: "op-result", node: "host-a", resource: "svc", result: rec("monitor", 0, 7, 7, 1, recordDigest(prim, "monitor", 0, 20000)) });
+    st = apply(st, { kind: "op-result", node: "host-b", resource: "svc", result: rec("monitor", 0, 7, 7, 2, recordDigest(prim, "monitor", 0, 20000)) });
+    st = apply(st, { kind: "op-result", node: "host-a", resource: "svc", result: { ...rec("start", 0, 193, 0, 3, recordDigest(prim, "start", 0, 20000)), op_status: -1 } });
+    expect(st.resources["svc"]!["host-a"]!.last_failure).toBeNull();
+    const t = schedule(clusterInput(st, config, world("member")), { now_s: 1_700_000_100 });
+    expect(t.graph.actions.some((a) => a.task === "start")).toBe(false);
+    // ... and if host-a is lost with the start pending, it is fenced before svc starts elsewhere.
+    const lost = schedule(clusterInput(st, config, world("lost")), { now_s: 1_700_000_100 });
+    expect(transitionSummary(lost)[0]).toBe("  * Fence (reboot) host-a 'peer is no longer part of the cluster'");
+  });
+
   it("without quorum nothing is started and nobody is fenced", () => {
     const { st, config } = runningOnA();
     const t = schedule(clusterInput(st, config, world("lost", "member", false)), { now_s: 1_700_000_100 });

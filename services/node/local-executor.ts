@@ -45,6 +45,10 @@ export interface LocalExecutorDeps {
 }
 
 const EXEC_STATUS: Record<OpResult["exec"], number> = { done: 0, "timed-out": 2, error: 4, "not-installed": 7 };
+/** Actions recorded as pending before they run (they change where a resource may be active). */
+const RECORD_PENDING: ReadonlySet<string> = new Set(["start", "stop", "promote", "demote", "migrate_to", "migrate_from"]);
+/** Pacemaker's rc for an operation still in flight (PCMK_OCF_UNKNOWN). */
+const PENDING_RC = 193;
 /** How long an action waits for this node to apply the configuration version the DC planned with. */
 const CONFIG_WAIT_MS = 3000;
 
@@ -114,6 +118,25 @@ export class LocalExecutor {
     if (a.task === "stop" || a.task === "demote" || a.task === "migrate_to") {
       // Monitors must not report a stop (or a demotion) as a failure.
       for (const k of this.recurring.cancelResource(instance)) this.recurringInfo.delete(k);
+    }
+    if (RECORD_PENDING.has(a.task)) {
+      // Pacemaker's record-pending: the CIB says "start pending here" before the agent runs, so a
+      // DC elected while it runs sees the resource as (possibly) active here and starts it nowhere
+      // else. A node that cannot commit this (no quorum) does not run the action at all.
+      const prim = table.prims.get(primitiveOf(a.resource ?? instance));
+      const pending: Extract<Command, { kind: "op-result" }>["result"] = {
+        op: a.task,
+        interval_ms: 0,
+        rc: PENDING_RC,
+        expected_rc: expectedRc(a),
+        call_id: ++this.callId,
+        exec_time_ms: 0,
+        at_ms: Date.now(),
+        op_status: -1,
+      };
+      if (prim) pending.digest = recordDigest(prim, a.task, a.interval_ms, a.timeout_ms);
+      const r = await this.record({ kind: "op-result", node: this.deps.node, resource: instance, result: pending });
+      if (!r.ok) return { ok: false, reason: `${a.task} ${instance} not run: ${r.reason}`, index: r.index };
     }
     if (a.task === "start" || a.task === "migrate_from") this.activeSet.set(instance, { primitive: primitiveOf(instance), since: ++this.startSeq });
     const result = await agent.run(d.request);

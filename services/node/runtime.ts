@@ -12,7 +12,8 @@ import { loadKeyFile } from "../shared/keyfile.ts";
 import { type Logger, RateLimiter, createLogger } from "../shared/log.ts";
 import { VERSION } from "../shared/version.ts";
 import { nextIncarnation } from "./incarnation.ts";
-import { type StatusReport, buildStatus } from "./status.ts";
+import { type StatusReport, type VolumeReport, buildStatus } from "./status.ts";
+import { queryVolumes } from "../replication/status-client.ts";
 import type { FenceEvent } from "../fencing/core.ts";
 import { FencingService } from "../fencing/service.ts";
 import { type NodeInfo, decodeServiceMessage, encodeServiceMessage } from "../fencing/gossip.ts";
@@ -75,6 +76,8 @@ export class NodeRuntime {
   private cibTimer: ReturnType<typeof setInterval> | null = null;
   private local: LocalExecutor | null = null;
   private crm: CrmController | null = null;
+  /** The volume service's last report (refreshed every second), on hosts with volumes. */
+  private volumes: VolumeReport[] | null = null;
   /** Nodes that announced a clean stop and have not come back since. */
   private readonly leftCleanly = new Set<string>();
 
@@ -293,6 +296,7 @@ export class NodeRuntime {
   /** Every second: refresh what the supervisor says, and tell peers (watchdog, services) for their status. */
   private async shareNodeInfo(): Promise<void> {
     if (this.supervisor) this.supervisorReport = await this.supervisor.status();
+    if ((this.cfg.volumes?.length ?? 0) > 0) this.volumes = await queryVolumes(this.cfg.run_dir).catch(() => null);
     const r = this.supervisorReport;
     const info: NodeInfo = {
       node: this.cfg.node,
@@ -444,6 +448,7 @@ export class NodeRuntime {
       for (const [n, f] of Object.entries(this.cib?.state.nodes ?? {})) node_flags[n] = { standby: f.standby, maintenance: f.maintenance };
       report.crm = { ...this.crm.report(), resources: this.crm.resources(), node_flags };
     }
+    if (this.volumes) report.volumes = this.volumes;
     return report;
   }
 
