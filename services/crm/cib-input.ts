@@ -33,7 +33,12 @@ export type NodeCondition =
 export interface World {
   quorate: boolean;
   dc: string | null;
-  nodes: ReadonlyArray<{ name: string; condition: NodeCondition }>;
+  /**
+   * `incarnation`: a member's current incarnation (membership heartbeats carry it). Call ids are
+   * incarnation × 1000 + n, so records with a smaller call id were made by an earlier life of the
+   * node: it restarted or was power-cycled since, and what it runs must be probed afresh.
+   */
+  nodes: ReadonlyArray<{ name: string; condition: NodeCondition; incarnation?: number }>;
 }
 
 /**
@@ -68,9 +73,17 @@ export function nodeCondition(k: { member: boolean; fenced: boolean; leftCleanly
   return k.hasRecords ? "lost" : "left";
 }
 
+/** Does the CIB hold records this node made in an earlier incarnation? */
+export function hasStaleRecords(cib: CibState, node: string, incarnation: number): boolean {
+  const floor = incarnation * 1000;
+  return Object.values(cib.resources).some((on) => Object.hasOwn(on, node) && Object.values(on[node]!.ops).some((o) => o.call_id < floor));
+}
+
 /**
- * What the DC proposes before it plans: a fenced node's records go (nothing of it runs), and a
- * node back after being away is probed afresh (its fail counts stay). `previous` is updated.
+ * What the DC proposes before it plans: a fenced node's records go (nothing of it runs); a
+ * member whose records come from an earlier incarnation (it restarted or was power-cycled, seen
+ * by whichever DC) or that is back after being away in this DC's time is probed afresh (its fail
+ * counts stay). `previous` is updated.
  */
 export function housekeeping(cib: CibState, world: World, previous: Map<string, NodeCondition>): Array<{ kind: "forget-node"; node: string; keep_fail_counts: boolean }> {
   const out: Array<{ kind: "forget-node"; node: string; keep_fail_counts: boolean }> = [];
@@ -78,8 +91,25 @@ export function housekeeping(cib: CibState, world: World, previous: Map<string, 
     const before = previous.get(n.name);
     previous.set(n.name, n.condition);
     if (n.condition === "fenced" && hasRecords(cib, n.name)) out.push({ kind: "forget-node", node: n.name, keep_fail_counts: false });
-    else if (n.condition === "member" && before !== undefined && before !== "member" && hasRecords(cib, n.name)) out.push({ kind: "forget-node", node: n.name, keep_fail_counts: true });
+    else if (n.condition === "member" && hasRecords(cib, n.name)) {
+      const restarted = n.incarnation !== undefined && hasStaleRecords(cib, n.name, n.incarnation);
+      const back = before !== undefined && before !== "member";
+      if (restarted || back) out.push({ kind: "forget-node", node: n.name, keep_fail_counts: true });
+    }
   }
+  return out;
+}
+
+/** Primitives of anonymous clones: their results are recorded under the primitive id, not "id:N". */
+export function anonymousClonePrimitives(config: ClusterConfig): Set<string> {
+  const out = new Set<string>();
+  const visit = (r: ResourceDef, anon: boolean): void => {
+    if (r.kind === "primitive") {
+      if (anon) out.add(r.id);
+    } else if (r.kind === "group") r.children.forEach((c) => visit(c, anon));
+    else visit(r.child, anon || !isTrue({ ...config.rscDefaults, ...r.meta }["globally-unique"]));
+  };
+  config.resources.forEach((r) => visit(r, false));
   return out;
 }
 

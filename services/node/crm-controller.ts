@@ -12,7 +12,7 @@
 // quorum change, a node fenced, a new configuration, node flags or attributes, a cleanup, and a
 // recurring monitor reporting a failure. The transition's own results do not abort it.
 import type { ApplyResult, CibState, Command } from "../cib/cib.ts";
-import { type ConfigDoc, type NodeCondition, type ResourceView, type World, clusterInput, housekeeping, isConfigDoc, resolvedPrimitives, resourceViews, runtimeConfig } from "../crm/cib-input.ts";
+import { type ConfigDoc, type NodeCondition, type ResourceView, type World, anonymousClonePrimitives, clusterInput, housekeeping, isConfigDoc, resolvedPrimitives, resourceViews, runtimeConfig } from "../crm/cib-input.ts";
 import type { GraphAction } from "../crm/graph.ts";
 import { type ClusterConfig, isFalse } from "../crm/model.ts";
 import { schedule, transitionSummary } from "../crm/scheduler.ts";
@@ -111,7 +111,9 @@ export class CrmController {
           error = (e as Error).message;
         }
       }
-      const table: PrimitiveTable | null = config ? { version, prims: resolvedPrimitives(config), startFailureFatal: !isFalse(config.properties["start-failure-is-fatal"]) } : { version, prims: new Map(), startFailureFatal: true };
+      const table: PrimitiveTable = config
+        ? { version, prims: resolvedPrimitives(config), startFailureFatal: !isFalse(config.properties["start-failure-is-fatal"]), anonymous: anonymousClonePrimitives(config) }
+        : { version, prims: new Map(), startFailureFatal: true, anonymous: new Set() };
       this.cache = { version, config, table, error };
     }
     return this.cache;

@@ -32,6 +32,8 @@ export interface PrimitiveTable {
   version: number;
   prims: ReadonlyMap<string, PrimitiveDef>;
   startFailureFatal: boolean;
+  /** Primitives of anonymous clones (recorded under the primitive id, as Pacemaker does). */
+  anonymous: ReadonlySet<string>;
 }
 
 export interface LocalExecutorDeps {
@@ -99,19 +101,41 @@ export class LocalExecutor {
     return p;
   }
 
-  async run(a: GraphAction, configVersion: number): Promise<ExecOutcome> {
+  /** Per instance, the tail of its operations: one operation at a time per resource, as Pacemaker's executor. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  /**
+   * Run one action. Operations on one instance run one after the other: a probe sent by a new DC
+   * while a start is still running answers after the start, with the truth.
+   */
+  run(a: GraphAction, configVersion: number): Promise<ExecOutcome> {
+    const key = primitiveOf(a.resource ?? "") || a.key;
+    const prev = this.queues.get(key) ?? Promise.resolve();
+    const next = prev.then(() => this.runNow(a, configVersion));
+    const tail = next.catch(() => undefined);
+    this.queues.set(key, tail);
+    void tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    });
+    return next;
+  }
+
+  private async runNow(a: GraphAction, configVersion: number): Promise<ExecOutcome> {
     const table = await this.tableAtLeast(configVersion);
     if (!table) return { ok: false, reason: `configuration version ${configVersion} has not reached ${this.deps.node} within ${CONFIG_WAIT_MS} ms`, index: 0 };
     const d = dispatchFor(a, (id) => table.prims.get(id));
     if (d.kind === "invalid") return { ok: false, reason: d.reason, index: 0 };
     if (d.kind === "cancel") {
-      const key = `${d.resource}_${d.task}_${d.interval_ms}`;
+      const resource = table.anonymous.has(primitiveOf(d.resource)) ? primitiveOf(d.resource) : d.resource;
+      const key = `${resource}_${d.task}_${d.interval_ms}`;
       this.recurring.cancel(key);
       this.recurringInfo.delete(key);
-      const r = await this.record({ kind: "op-delete", node: this.deps.node, resource: d.resource, key: `${d.task}_${d.interval_ms}` });
-      return r;
+      return this.record({ kind: "op-delete", node: this.deps.node, resource, key: `${d.task}_${d.interval_ms}` });
     }
     if (d.kind !== "agent") return { ok: false, reason: `${a.key}: ${d.kind} is not run by a node's executor`, index: 0 };
+    // An anonymous clone's instances are interchangeable: history is kept under the primitive id
+    // (the scheduler maps it to whichever instance number it assigns), as Pacemaker's executor does.
+    if (table.anonymous.has(primitiveOf(d.request.instance))) d.request = { ...d.request, instance: primitiveOf(d.request.instance) };
     const agent = this.agentFor(d.spec.class, d.spec.provider, d.spec.type);
     if (typeof agent === "string") return this.finish(a, table, d.request, null, { action: d.request.action, exec: "not-installed", rc: OCF_RC.ERR_INSTALLED, code: "not-installed", reason: agent, stdout: "", stderr: "", output_truncated: false });
     const instance = d.request.instance;

@@ -235,13 +235,15 @@ export class NodeRuntime {
     const members = new Set(this.core.view.members.map((m) => this.nameOf(m)));
     const st = this.cib?.state;
     const leader = this.cib?.raft.leader();
+    const cs = this.core.status();
     return {
       quorate: this.core.quorumState.quorate,
       dc: leader ? this.nameOf(leader) : null,
-      nodes: this.cfg.nodes.map((n) => ({
-        name: n.name,
-        condition: nodeCondition({ member: members.has(n.name), fenced: this.fencing?.isFenced(n.name) ?? false, leftCleanly: this.leftCleanly.has(n.name), hasRecords: st ? hasRecords(st, n.name) : false }),
-      })),
+      nodes: this.cfg.nodes.map((n) => {
+        const condition = nodeCondition({ member: members.has(n.name), fenced: this.fencing?.isFenced(n.name) ?? false, leftCleanly: this.leftCleanly.has(n.name), hasRecords: st ? hasRecords(st, n.name) : false });
+        const incarnation = n.id === this.selfId ? cs.incarnation : cs.peers.find((p) => p.id === n.id)?.incarnation;
+        return condition === "member" && incarnation ? { name: n.name, condition, incarnation } : { name: n.name, condition };
+      }),
     };
   }
 
