@@ -4,7 +4,7 @@
 // never runs or probes anything; moves and restarts layered over the operator's YAML).
 import { describe, expect, it } from "vitest";
 import { type CibState, type OpRecord, applyEntry, emptyState, encodeCommand } from "../cib/cib.ts";
-import { type World, clusterInput, recordDigest, recordedRole, resolvedPrimitives, resourceViews, runtimeConfig } from "./cib-input.ts";
+import { type NodeCondition, type World, anonymousClonePrimitives, clusterInput, housekeeping, recordDigest, recordedRole, resolvedPrimitives, resourceViews, runtimeConfig } from "./cib-input.ts";
 import { schedule, transitionSummary } from "./scheduler.ts";
 
 const YAML = `
@@ -166,6 +166,24 @@ describe("CIB commands for the resource manager", () => {
   it("a probe that finds the resource running is knowledge, not a failure", () => {
     const st = apply(emptyState(), { kind: "op-result", node: "host-b", resource: "svc", result: rec("monitor", 0, 0, 7, 1) });
     expect(st.resources["svc"]!["host-b"]!.last_failure).toBeNull();
+  });
+});
+
+describe("DC housekeeping", () => {
+  it("forgets a fenced node; re-probes a member whose records predate its incarnation, whichever DC sees it", () => {
+    const { st } = runningOnA(); // call ids 1..4: incarnation 0's
+    const fresh = new Map<string, NodeCondition>();
+    const w = (incarnation: number): World => ({ quorate: true, dc: "arb", nodes: [{ name: "host-a", condition: "member", incarnation }, { name: "host-b", condition: "member", incarnation: 0 }, { name: "arb", condition: "member" }] });
+    // Same life as the records (call ids ≥ 0 × 1000): nothing to do, even for a brand-new DC.
+    expect(housekeeping(st, w(0), fresh)).toEqual([]);
+    // host-a restarted (incarnation 5: its records' call ids are below 5000): probe it afresh.
+    expect(housekeeping(st, w(5), new Map())).toEqual([{ kind: "forget-node", node: "host-a", keep_fail_counts: true }]);
+    expect(housekeeping(st, world("fenced"), new Map())).toEqual([{ kind: "forget-node", node: "host-a", keep_fail_counts: false }]);
+  });
+
+  it("names the primitives of anonymous clones", () => {
+    const yaml = `resources:\n  - clone: c1\n    resource: { id: p1, agent: "hapd:marker" }\n  - clone: c2\n    meta: { globally-unique: "true" }\n    resource: { id: p2, agent: "hapd:marker" }\n  - { id: p3, agent: "hapd:marker" }\n`;
+    expect([...anonymousClonePrimitives(runtimeConfig({ yaml }, HOSTS, ARBS))]).toEqual(["p1"]);
   });
 });
 
