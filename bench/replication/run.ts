@@ -2,7 +2,10 @@
 // TCP) beside qemu-nbd --cache=none on the same kind of file, and raw O_DIRECT dd, in one run.
 // Throughput: nbdcopy -C1 (QEMU's client uses one connection) of SIZE random bytes, --flush.
 // Sync latency: qemu-img bench, 4 KiB writes, queue depth 1, a flush after every write.
-// Usage: bun bench/replication/run.ts [size_mib=256] [runs=3]; last line is JSON.
+// Latency percentiles: a queue-depth-1 client timing each 4 KiB write + flush (extra.ts), beside
+// fdatasync'd pwrites on a plain file. Resync (full, 1 % dirty) and verify on a RESYNC_MIB volume
+// beside a dd O_DIRECT copy and sha256sum of the same file.
+// Usage: bun bench/replication/run.ts [size_mib=256] [runs=3] [resync_mib=1024]; last line is JSON.
 import { execFile, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,12 +17,14 @@ import { NbdServer } from "../../services/replication/nbd/server.ts";
 import { Volume, newGeneration } from "../../services/replication/volume.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
 import { finish, median, round } from "../lib.ts";
+import { nbdSyncLatencies_us, percentiles, rawSyncLatencies_us, resyncAndVerify } from "./extra.ts";
 
 const run = promisify(execFile);
 const SIZE_MIB = Number(process.argv[2] ?? 256);
 const RUNS = Number(process.argv[3] ?? 3);
 const SIZE_BYTES = SIZE_MIB * 1024 * 1024;
 const SYNC_WRITES = 2000;
+const RESYNC_MIB = Number(process.argv[4] ?? 1024);
 
 const dir = mkdtempSync(join(tmpdir(), "hapd-bench-repl-"));
 const f = (n: string) => join(dir, n);
@@ -55,8 +60,10 @@ async function measure(label: string, uri: string): Promise<Record<string, numbe
     r.push(await nbdcopyRead(uri));
     l.push(await syncWriteLatency_us(uri));
   }
-  const out = { write_MBps: round(median(w)), read_MBps: round(median(r)), sync4k_us: round(median(l)) };
-  console.log(`${label.padEnd(28)} write ${out.write_MBps} MB/s  read ${out.read_MBps} MB/s  4K write+flush ${out.sync4k_us} µs (median of ${RUNS})`);
+  const m = /socket=(.*)$/.exec(uri)!;
+  const lat = percentiles(await nbdSyncLatencies_us(m[1]!, /nbd\+unix:\/\/\/([^?]*)/.exec(uri)![1]!, SYNC_WRITES));
+  const out = { write_MBps: round(median(w)), read_MBps: round(median(r)), sync4k_us: round(median(l)), sync4k_p50_us: lat.p50_us, sync4k_p99_us: lat.p99_us };
+  console.log(`${label.padEnd(28)} write ${out.write_MBps} MB/s  read ${out.read_MBps} MB/s  4K write+flush ${out.sync4k_us} µs (median of ${RUNS}; p50 ${lat.p50_us} p99 ${lat.p99_us} µs)`);
   return out;
 }
 
@@ -76,6 +83,8 @@ async function main(): Promise<void> {
   writeFileSync(f("src.raw"), randomBytes(SIZE_BYTES));
   const raw = await rawDirect_MBps();
   console.log(`${"raw file, dd O_DIRECT 1M".padEnd(28)} write ${raw} MB/s`);
+  const rawLat = percentiles(rawSyncLatencies_us(f("lat.img"), SYNC_WRITES));
+  console.log(`${"raw file, 4K pwrite+fdatasync".padEnd(28)} p50 ${rawLat.p50_us} µs  p99 ${rawLat.p99_us} µs`);
 
   // Reference: qemu-nbd --cache=none on its own file.
   writeFileSync(f("q.img"), new Uint8Array(SIZE_BYTES));
@@ -120,18 +129,27 @@ async function main(): Promise<void> {
   await a.close();
   peer.kill("SIGTERM");
 
+  const rs = RESYNC_MIB > 0 ? await resyncAndVerify(dir, RESYNC_MIB, join(import.meta.dirname, "peer.ts")) : {};
+  if (RESYNC_MIB > 0) {
+    console.log(`resync ${RESYNC_MIB} MiB: full ${rs.resync_full_MiBps} MiB/s, 1% dirty ${rs.resync_1pct_dirty_MiBps} MiB/s (raw dd O_DIRECT copy ${rs.raw_copy_dd_direct_MiBps} MiB/s)`);
+    console.log(`verify ${RESYNC_MIB} MiB: ${rs.verify_MiBps} MiB/s (raw sha256sum ${rs.raw_sha256sum_MiBps} MiB/s)`);
+  }
   rmSync(dir, { recursive: true, force: true });
   finish({
     bench: "replication",
     size_mib: SIZE_MIB,
     runs: RUNS,
     raw_direct_write_MBps: raw,
+    raw_sync4k_p50_us: rawLat.p50_us,
+    raw_sync4k_p99_us: rawLat.p99_us,
+    resync: rs,
     qemu_nbd: ref,
     hapd_nbd_file: ours,
     hapd_nbd_replicated_c: repl,
     ratio_file_write_vs_qemu_nbd: round(ours.write_MBps! / ref.write_MBps!, 2),
     ratio_replicated_write_vs_qemu_nbd: round(repl.write_MBps! / ref.write_MBps!, 2),
     target_replicated_write_ratio: 0.7,
+    ratio_replicated_sync4k_p50_vs_qemu_nbd: round(repl.sync4k_p50_us! / ref.sync4k_p50_us!, 2),
   });
 }
 

@@ -6,7 +6,7 @@
 // Times come from the node log (ms timestamps) and the BMC's host.log (epoch seconds, ns).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { labPower, labStatus, nodePid, readLabState, startLabNode, waitFor } from "../../services/lab/lab.ts";
+import { labPower, labRootPid, labStatus, nodePid, readLabState, startLabNode, waitFor } from "../../services/lab/lab.ts";
 import { HAPD, finish, median, quantile, requireBinary, round, sh } from "../lib.ts";
 
 const DIR = `/run/hapd-bench-watchdog-${process.pid}`;
@@ -50,10 +50,13 @@ async function ensureUp(): Promise<void> {
 async function serviceHang(): Promise<number | null> {
   await ensureUp();
   const s = await waitFor("host-b's supervisor report", 5000, async () => (await labStatus(DIR, "host-b")).supervisor ?? null);
+  // The report gives the service's pid inside host-b's PID namespace: the log says that one.
   const pid = s.services[0]!.pid!;
+  const rootPid = labRootPid(readLabState(DIR)!, "host-b", pid);
+  if (rootPid === undefined) throw new Error(`host-b's cluster service (pid ${pid} in its namespace) not found`);
   const logFile = join(DIR, "host-b", "node.log");
   const t0 = Date.now();
-  process.kill(pid, "SIGSTOP");
+  process.kill(rootPid, "SIGSTOP");
   const at = await waitFor("the restarted service, or a fence", 15_000, async () => {
     for (const line of readFileSync(logFile, "utf8").split("\n")) {
       const m = /^(\S+) host-b info +supervisor: cluster running \(pid (\d+)/.exec(line);

@@ -14,6 +14,22 @@ function leaderNet(extra = {}): Net {
   return net;
 }
 
+describe("leader lost (the membership's hint)", () => {
+  it("after the hint a campaign wins at once; without it the followers still honour the dead leader's lease", () => {
+    const net = leaderNet();
+    const term = net.raft(1).term;
+    net.crash(1);
+    net.campaign(2);
+    expect(net.raft(2).role).not.toBe("leader");
+    expect(net.raft(2).term).toBe(term);
+    net.raft(3).leaderLost();
+    net.raft(2).leaderLost();
+    net.campaign(2);
+    expect(net.raft(2).role).toBe("leader");
+    expect(net.raft(3).leader()).toBe(2);
+  });
+});
+
 describe("pre-vote", () => {
   it("an isolated node probes without raising its term", () => {
     const net = leaderNet();

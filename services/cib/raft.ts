@@ -245,6 +245,19 @@ export class Raft {
     else this.tickElection();
   }
 
+  /**
+   * The failure detector (membership) says the leader is gone: stop honouring its lease, so a
+   * campaign by a peer is heard at once instead of after the election timeout. Safety does not
+   * rest on the lease (it only keeps a cut-off node from disrupting a healthy leader), so a wrong
+   * hint costs at most an election.
+   */
+  leaderLost(): void {
+    this.assertNotInReady("leaderLost");
+    if (this.state === "leader") return;
+    this.lead = NONE;
+    this.electionElapsed = Math.max(this.electionElapsed, this.electionTicks);
+  }
+
   /** Start an election now (an operator's or a test's request); pre-vote still applies. */
   campaign(): void {
     this.assertNotInReady("campaign");

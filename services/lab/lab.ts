@@ -6,8 +6,8 @@
 // What was made is recorded in lab.json so that --down removes exactly that, and a second
 // `hapd demo` sees a running lab and says so.
 import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { writeKeyFile } from "../shared/keyfile.ts";
 import { queryStatus } from "../node/status-client.ts";
 import type { StatusReport } from "../node/status.ts";
@@ -15,7 +15,7 @@ import { renderStatus } from "../node/status.ts";
 import { randomBytes } from "node:crypto";
 import { dirname } from "node:path";
 import { readSecretFile } from "../fencing/ipmi-device.ts";
-import { type LabMode, type LabNode, type LabPlan, hostCmdScript, netnsCommands, nodeConfigYaml, planLab } from "./plan.ts";
+import { type LabMode, type LabNode, type LabPlan, hostCmdScript, initScriptPath, machineArgv, netnsCommands, nodeConfigYaml, nodeInitScript, planLab } from "./plan.ts";
 import { kernelHasNetem } from "./impair.ts";
 
 export interface LabState {
@@ -47,14 +47,123 @@ function haveIpmiSim(): boolean {
   return spawnSync("ipmi_sim", ["--version"], { encoding: "utf8" }).error === undefined && spawnSync("ipmitool", ["-V"], { encoding: "utf8" }).status === 0;
 }
 
-/** The pid of a lab node's hapd, as written by whoever started it. */
-export function nodePid(state: LabState, name: string): number | undefined {
+/** The argv of a process, or null if it is gone (or a kernel thread). */
+function cmdlineOf(pid: number): string[] | null {
   try {
-    const pid = Number(readFileSync(join(state.dir, name, "node.pid"), "utf8").trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    const raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    if (raw === "") return null;
+    return raw.replace(/\0$/, "").split("\0");
   } catch {
-    return undefined;
+    return null;
   }
+}
+
+function procPids(): number[] {
+  return readdirSync("/proc")
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number);
+}
+
+/** Launchers whose argv carries the node's command line only until they exec or fork it. */
+const LAUNCHERS = new Set(["ip", "unshare", "nsenter", "setsid", "bash", "sh"]);
+
+/**
+ * The root-namespace pid of a lab node's `hapd node` supervisor. Found by its command line
+ * (`... node --config <that node's config>`), not a pid file: in netns mode hapd runs inside the
+ * node's own PID namespace, where the pid it knows itself by means nothing out here, and a stale
+ * pid file could name a recycled pid.
+ */
+export function nodePid(state: LabState, name: string): number | undefined {
+  const config = join(state.dir, name, "hapd.yaml");
+  for (const pid of procPids()) {
+    const argv = cmdlineOf(pid);
+    if (!argv || argv.length < 3) continue;
+    const [a, b, c] = argv.slice(-3);
+    if (a !== "node" || b !== "--config" || c !== config) continue;
+    if (LAUNCHERS.has(basename(argv[0]!))) continue;
+    if (alive(pid)) return pid;
+  }
+  return undefined;
+}
+
+/** Whether `pid` is PID 1 of a nested PID namespace (its NSpid line ends in 1). */
+function isNamespaceInit(pid: number): boolean {
+  try {
+    const line = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]?.trim().split(/\s+/) ?? [];
+    return line.length > 1 && line[line.length - 1] === "1";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The root-namespace pid of a lab node's PID 1 (netns mode: the bash running its init.sh);
+ * undefined in loopback mode or while the node is powered off.
+ */
+export function machineInitPid(state: LabState, name: string): number | undefined {
+  if (state.mode !== "netns") return undefined;
+  const init = join(state.dir, name, "init.sh");
+  for (const pid of procPids()) {
+    const argv = cmdlineOf(pid);
+    if (!argv || argv[argv.length - 1] !== init || basename(argv[0]!) !== "bash") continue;
+    if (isNamespaceInit(pid) && alive(pid)) return pid;
+  }
+  return undefined;
+}
+
+/** Root-namespace pids of every process of a lab node (its PID namespace), init included. */
+export function labNodePids(state: LabState, name: string): number[] {
+  const init = machineInitPid(state, name);
+  if (init === undefined) return [];
+  let ns: string;
+  try {
+    ns = readlinkSync(`/proc/${init}/ns/pid`);
+  } catch {
+    return [];
+  }
+  return procPids().filter((pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/ns/pid`) === ns;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/**
+ * The root-namespace pid of a process that a lab node reports by its own pid (status reports the
+ * supervisor's services with the pids they have inside the node's PID namespace). In loopback
+ * mode the two are the same.
+ */
+export function labRootPid(state: LabState, name: string, nodeLocalPid: number): number | undefined {
+  if (state.mode !== "netns") return nodeLocalPid;
+  for (const pid of labNodePids(state, name)) {
+    try {
+      const ns = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]?.trim().split(/\s+/) ?? [];
+      if (ns[ns.length - 1] === String(nodeLocalPid)) return pid;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Run a command inside a lab node, as a process of that machine: its network, PID, mount and UTS
+ * namespaces (netns mode), so it sees the node's processes and hostname. In loopback mode the
+ * node is this machine and the command simply runs. A command that leaves a daemon behind must
+ * detach it from stdout/stderr (`setsid -f CMD >/dev/null 2>&1 </dev/null`): the call returns
+ * when its output pipes close.
+ */
+export function labExec(state: LabState, name: string, argv: string[], opts: { input?: string; timeout_ms?: number } = {}): { code: number; stdout: string; stderr: string } {
+  let full = argv;
+  if (state.mode === "netns") {
+    const init = machineInitPid(state, name);
+    if (init === undefined) throw new Error(`${name} is not running (no PID 1 for its machine)`);
+    full = ["nsenter", "-t", String(init), "-p", "-m", "-u", "-n", "--", ...argv];
+  }
+  const r = spawnSync(full[0]!, full.slice(1), { encoding: "utf8", input: opts.input ?? "", timeout: opts.timeout_ms ?? 60_000 });
+  return { code: r.status ?? -1, stdout: r.stdout ?? "", stderr: `${r.stderr ?? ""}${r.error ? r.error.message : ""}` };
 }
 
 export { defaultLabDir, labSocket } from "./paths.ts";
@@ -121,9 +230,9 @@ function spawnDetached(argv: string[], logFile: string, opts: SpawnOptions = {})
   return child.pid;
 }
 
+/** How a node without a BMC (the arbitrator) is started: a whole machine in netns mode. */
 export function nodeArgv(state: Pick<LabState, "mode" | "command">, node: LabNode): string[] {
-  const run = [...state.command, "node", "--config", node.config];
-  return state.mode === "netns" ? ["ip", "netns", "exec", node.netns, ...run] : run;
+  return state.mode === "netns" ? machineArgv(node) : [...state.command, "node", "--config", node.config];
 }
 
 export function planOf(state: LabState): LabPlan {
@@ -180,9 +289,21 @@ export async function startLabNode(state: LabState, name: string): Promise<numbe
       return pid !== undefined && pid !== old && alive(pid) ? pid : null;
     });
   }
+  if (state.mode === "netns") {
+    // A machine whose hapd was killed runs on (with whatever hapd started): a restart without a
+    // BMC is a power cycle, so cut it first.
+    const oldInit = machineInitPid(state, name);
+    if (oldInit !== undefined) {
+      process.kill(oldInit, "SIGKILL");
+      await waitFor(`${name}'s old machine to stop`, 5000, async () => (alive(oldInit) ? null : true));
+    }
+    // The machine (unshare) is recorded so --down can reach it; hapd's own pid is found by nodePid.
+    state.pids[name] = spawnDetached(nodeArgv(state, node), join(node.dir, "machine.log"));
+    writeLabState(state);
+    return waitFor(`${name} to boot`, 15_000, async () => nodePid(state, name) ?? null);
+  }
   const pid = spawnDetached(nodeArgv(state, node), join(node.dir, "node.log"));
   state.pids[name] = pid;
-  writeFileSync(join(node.dir, "node.pid"), `${pid}\n`);
   writeLabState(state);
   return pid;
 }
@@ -287,6 +408,7 @@ export async function labUp(o: UpOptions): Promise<number> {
       // ipmi_sim takes at most 19 characters and no quotes.
       if (n.bmc) writeFileSync(n.bmc.passwordFile, `${randomBytes(12).toString("base64url").slice(0, 16)}\n`, { mode: 0o600 });
       writeFileSync(n.config, nodeConfigYaml(plan, n, o.extra), { mode: 0o600 });
+      if (mode === "netns") writeFileSync(initScriptPath(n), nodeInitScript(plan, n, state.command), { mode: 0o700 });
     }
     if (plan.serialPair) {
       const [a, b] = plan.serialPair;
@@ -322,7 +444,9 @@ export async function labUp(o: UpOptions): Promise<number> {
     if (kernelHasNetem()) o.out(`           tc -n ${plan.nodes[0]!.netns} qdisc add dev ring0 root netem loss 20% delay 50ms 50ms`);
     else o.out(`           ip netns exec ${plan.nodes[0]!.netns} nft add table inet t \\; add chain inet t o '{ type filter hook output priority 0; }' \\; add rule inet t o oifname ring0 numgen random mod 100 '<' 20 drop   (this kernel has no netem)`);
   }
-  o.out(`  kill:    kill -9 $(cat ${o.dir}/host-b/node.pid)`);
+  const b = plan.nodes[1]!;
+  o.out(`  kill:    kill -9 $(pgrep -xf '${[...state.command, "node", "--config", b.config].join(" ")}')`);
+  if (mode === "netns") o.out(`  inside:  nsenter -t $(pgrep -xf 'bash ${initScriptPath(b)}') -p -m -u -n ps -ef`);
   o.out(`  restart: ${hapd} demo --restart host-b${custom ? ` --dir ${o.dir}` : ""}`);
   o.out(`  remove:  ${hapd} demo --down${custom ? ` --dir ${o.dir}` : ""}`);
   return 0;
@@ -362,6 +486,18 @@ export async function labDown(o: { dir: string; out: (line: string) => void; kee
       // already gone
     }
   }
+  // Whatever still runs in a node's machine (a daemon a resource agent detached, a node whose
+  // hapd did not stop) goes with its PID 1: SIGKILL of the init kills the whole PID namespace.
+  const inits = ["host-a", "host-b", "arb"].map((n) => machineInitPid(state, n)).filter((p): p is number => p !== undefined);
+  for (const pid of inits) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  const initDeadline = Date.now() + 3000;
+  while (inits.some((p) => alive(p)) && Date.now() < initDeadline) await new Promise((r) => setTimeout(r, 50));
   for (const ns of state.namespaces) if (netnsExists(ns)) ip(["netns", "del", ns], true);
   if (!o.keepDir) rmSync(o.dir, { recursive: true, force: true });
   o.out(`lab in ${o.dir} removed (${pids.length} processes stopped, ${state.namespaces.length} namespaces deleted)`);

@@ -133,16 +133,101 @@ export function netnsCommands(plan: LabPlan): string[][] {
   return cmds;
 }
 
-/** The script sim-host runs while the chassis is on: it starts the node's hapd. */
-export function hostCmdScript(plan: LabPlan, node: LabNode, command: string[]): string {
+/** Where the lab writes a node's PID-1 script (netns mode). */
+export function initScriptPath(node: LabNode): string {
+  return join(node.dir, "init.sh");
+}
+
+/**
+ * The argv that "powers on" a node in netns mode: its own PID, mount and UTS namespaces inside its
+ * network namespace, with init.sh as PID 1. --kill-child makes unshare's death take the machine
+ * with it; SIGKILL of the init makes the kernel kill every process of the node at once, which is
+ * what a power cut does to daemons that resource agents detached (the reference harness does the
+ * same: ../shared/peers/pacemaker/node-boot.sh).
+ */
+export function machineArgv(node: LabNode): string[] {
+  return ["ip", "netns", "exec", node.netns, "unshare", "-p", "-m", "-u", "--fork", "--kill-child", "--mount-proc", "bash", initScriptPath(node)];
+}
+
+/**
+ * PID 1 of a simulated machine (netns mode). It names the host, starts `hapd node`, reaps the
+ * orphans that detached daemons leave (bash's SIGCHLD handler collects any child, not only its
+ * jobs), and exits with hapd's status when hapd exits with a status: a clean stop or an exit 2
+ * ends the "machine" too, so nothing hapd started outlives it. hapd killed by a signal leaves
+ * the machine running (see below): that is the crashed-daemon case that fencing exists for.
+ */
+export function nodeInitScript(plan: LabPlan, node: LabNode, command: string[]): string {
   const run = [...command, "node", "--config", node.config].map(shellQuote).join(" ");
-  const exec = plan.mode === "netns" ? `ip netns exec ${shellQuote(node.netns)} ${run}` : run;
+  // A private /run and /dev/shm, as each real machine has: resource agents keep pid files there
+  // (ocf:heartbeat:anything's /run/anything_<id>.pid), and a shared /run would let host-b's probe
+  // read host-a's pid file and `kill -0` an unrelated process of its own. The lab directory
+  // usually lives under /run itself, so the new tmpfs is built aside (in the node's directory),
+  // the lab directory bound into it, and then moved over /run.
+  const underRun = plan.dir.startsWith("/run/") ? plan.dir.slice("/run/".length) : null;
+  const scratch = join(node.dir, ".run");
+  const privateRun = underRun
+    ? [
+        `mkdir -p ${shellQuote(scratch)}`,
+        `mount -n -t tmpfs -o mode=755 tmpfs ${shellQuote(scratch)}`,
+        `mkdir -p ${shellQuote(join(scratch, underRun))} ${shellQuote(join(scratch, "lock"))}`,
+        `mount -n --bind ${shellQuote(plan.dir)} ${shellQuote(join(scratch, underRun))}`,
+        `mount -n --move ${shellQuote(scratch)} /run`,
+      ]
+    : ["mount -n -t tmpfs -o mode=755 tmpfs /run", "mkdir -p /run/lock"];
+  return [
+    "#!/bin/bash",
+    `# PID 1 of the simulated machine ${node.name} (written by hapd demo).`,
+    `echo ${shellQuote(node.name)} > /proc/sys/kernel/hostname`,
+    ...privateRun,
+    "mount -n -t tmpfs -o mode=1777 tmpfs /dev/shm",
+    // Its own session: the BMC's power-off TERMs host-cmd.sh's process group, and hapd must not
+    // see that as a clean stop; the power cut is the SIGKILL of this init.
+    `setsid ${run} >> ${shellQuote(join(node.dir, "node.log"))} 2>&1 < /dev/null &`,
+    "main=$!",
+    // A PID 1 that ignores TERM/HUP/INT: only SIGKILL (the power cut) or hapd's exit ends it.
+    "trap '' TERM HUP INT",
+    "while :; do",
+    "  sleep 5 & tick=$!",
+    '  wait -n -p done $main "$tick"; rc=$?',
+    '  if [ -n "$main" ] && [ "${done:-}" = "$main" ]; then',
+    // Killed by a signal (kill -9, a crash) hapd is gone but the machine runs on, its resources
+    // too, as a real one would until it is fenced or its watchdog resets it.
+    '    if [ "$rc" -lt 128 ]; then kill "$tick" 2>/dev/null; exit "$rc"; fi',
+    "    main=",
+    "  fi",
+    "done",
+    "",
+  ].join("\n");
+}
+
+/**
+ * The script sim-host runs while the chassis is on: it starts the node. In netns mode the node is
+ * a whole machine (machineArgv); a power-off TERMs this script, which SIGKILLs the machine's PID 1
+ * and waits until the kernel has killed every process in it. In loopback mode (no namespaces) hapd
+ * runs in its own session and is killed with SIGKILL, as before.
+ */
+export function hostCmdScript(plan: LabPlan, node: LabNode, command: string[]): string {
+  if (plan.mode === "netns") {
+    return [
+      "#!/bin/bash",
+      "# Run by the simulated host while its chassis is on (written by hapd demo). Power-off TERMs",
+      "# this script: SIGKILL of the machine's PID 1 is the power cut (unshare waits for it, and",
+      "# the kernel reaps the whole PID namespace before PID 1 is gone).",
+      `trap 'i=$(cat /proc/$pid/task/$pid/children 2>/dev/null); kill -9 \${i:-$pid} 2>/dev/null; wait "$pid"; exit 0' TERM`,
+      `${machineArgv(node).map(shellQuote).join(" ")} >> ${shellQuote(join(node.dir, "machine.log"))} 2>&1 < /dev/null &`,
+      "pid=$!",
+      `echo "$pid" > ${shellQuote(join(node.dir, "machine.pid"))}`,
+      `wait "$pid"`,
+      "",
+    ].join("\n");
+  }
+  const run = [...command, "node", "--config", node.config].map(shellQuote).join(" ");
   return [
     "#!/bin/bash",
     "# Run by the simulated host while its chassis is on. A power-off TERMs this script; hapd runs",
     "# in its own session and is then killed with SIGKILL, as a power cut would, not stopped cleanly.",
     `trap 'kill -9 "$pid" 2>/dev/null; exit 0' TERM`,
-    `setsid ${exec} >> ${shellQuote(join(node.dir, "node.log"))} 2>&1 < /dev/null &`,
+    `setsid ${run} >> ${shellQuote(join(node.dir, "node.log"))} 2>&1 < /dev/null &`,
     "pid=$!",
     `echo "$pid" > ${shellQuote(join(node.dir, "node.pid"))}`,
     `wait "$pid"`,

@@ -151,6 +151,7 @@ export class CrmController {
   /** Something the plan depends on changed: re-plan, and stop the running transition first. */
   worldChanged(reason: string): void {
     this.dirty = true;
+    this.kick();
     if (this.running && this.abortReason === null) {
       this.abortReason = reason;
       this.deps.log.info("crm", `transition ${this.running.tid} aborted: ${reason}`);
@@ -174,7 +175,10 @@ export class CrmController {
       case "op-result":
         // A recurring monitor's change of result: the transition did not ask for it.
         if (cmd.result.interval_ms > 0 && !this.isOwnResult(cmd)) this.worldChanged(`${cmd.resource} monitor on ${cmd.node} returned rc ${cmd.result.rc}`);
-        else this.dirty = true;
+        else {
+          this.dirty = true;
+          this.kick();
+        }
         break;
       default:
         break;
@@ -207,6 +211,18 @@ export class CrmController {
   }
 
   // ---- the loop -------------------------------------------------------------------------------
+
+  private kicked = false;
+
+  /** Plan on the next turn of the event loop rather than at the next 50 ms tick. */
+  private kick(): void {
+    if (this.kicked) return;
+    this.kicked = true;
+    setTimeout(() => {
+      this.kicked = false;
+      this.tick();
+    }, 0);
+  }
 
   private tick(): void {
     const now = performance.now();
@@ -284,6 +300,7 @@ export class CrmController {
         this.deps.log.info("crm", `transition ${r.tid} ${rep.outcome}${rep.reason ? `: ${rep.reason}` : ""} (${rep.completed.length} done, ${rep.failed.length} failed, ${rep.skipped.length + rep.not_run.length} not run)`);
         if (this.running === r) this.running = null;
         this.dirty = true;
+        this.kick();
         // After a failure, a short pause: the next plan reacts to the recorded failure, and a
         // flapping agent cannot spin the DC.
         if (rep.outcome !== "complete") this.notBefore_ms = performance.now() + 200;

@@ -31,6 +31,8 @@ import { type World, hasRecords, nodeCondition } from "../crm/cib-input.ts";
 import { CrmController } from "./crm-controller.ts";
 import { decodeCrmMessage, encodeCrmMessage, isCrmMessage } from "./crm-messages.ts";
 import { LocalExecutor } from "./local-executor.ts";
+import { DEFAULT_BUILTINS } from "../executor/agents/index.ts";
+import { VolumeAgent } from "../executor/agents/volume.ts";
 import { handleResourceCommand } from "./resource-commands.ts";
 
 export const STATUS_SOCKET = "hapd.sock";
@@ -202,7 +204,7 @@ export class NodeRuntime {
       primitives: () => this.crm?.primitives() ?? null,
       propose: (cmd) => this.cibClient.propose(cmd),
       log: this.log,
-      agents: { env_extra: { HA_RSCTMP: rsctmp } },
+      agents: { env_extra: { HA_RSCTMP: rsctmp }, builtins: new Map([...DEFAULT_BUILTINS, ["volume", () => new VolumeAgent({ runDir: this.cfg.run_dir })]]) },
     });
     this.local = local;
     this.crm = new CrmController({
@@ -280,6 +282,23 @@ export class NodeRuntime {
           this.crm.cibApplied(d.ok ? d.value : null, result);
         }
       },
+    });
+  }
+
+  /**
+   * Membership detects a dead node faster than Raft's election timeout: when the CIB's leader
+   * leaves our view, drop its lease, and the lowest-id voter left campaigns at once (the DC is
+   * back within a round trip, not 0.5–1 s later).
+   */
+  private cibLeaderCheck(members: readonly number[]): void {
+    const raft = this.cib?.raft;
+    if (!raft) return;
+    const leader = raft.leader();
+    if (leader === 0 || leader === this.selfId || members.includes(leader)) return;
+    const voters = this.cfg.nodes.filter((n) => n.votes > 0 && members.includes(n.id)).map((n) => n.id);
+    this.cibStep(() => {
+      raft.leaderLost();
+      if (Math.min(...voters) === this.selfId) raft.campaign();
     });
   }
 
@@ -366,6 +385,7 @@ export class NodeRuntime {
           this.log.info("membership", `view ${e.view.id}: [${names.join(" ")}]${delta ? ` (${delta})` : ""}`);
           for (const n of joined) this.leftCleanly.delete(n);
           this.viewDirty = true;
+          this.cibLeaderCheck(e.view.members);
           this.crm?.worldChanged(`view ${e.view.id}${delta ? ` (${delta})` : ""}`);
           break;
         }

@@ -205,6 +205,23 @@ export class ReplicationCore {
     return { ok: true, message: "outdated", effects: out };
   }
 
+  /**
+   * Operator: throw this disk's contents away and take a full copy from the peer (DRBD's
+   * `invalidate`). Inconsistent with every region marked, so the next handshake makes this side
+   * the target of a full resync whichever lineage it is on.
+   */
+  invalidate(): PromoteResult {
+    if (this.role === "Primary") return { ok: false, message: `volume ${this.cfg.volume}: demote before invalidating this node's data`, effects: [] };
+    const out: Effect[] = [];
+    // Drop the connection: the peer must see our new (Inconsistent) state in a fresh handshake.
+    if (this.conn === "Handshake" || this.conn === "Connected") out.push({ kind: "disconnect", reason: "invalidated by the operator" }, ...this.peerLost("invalidated by the operator"));
+    this.meta.flags &= ~(Flag.CONSISTENT | Flag.OUTDATED);
+    this.meta.bitmap.setAll();
+    if (this.conn === "StandAlone") this.conn = "Connecting";
+    out.push(this.commit(), this.log("warn", `volume ${this.cfg.volume}: invalidated: this disk is Inconsistent and takes a full copy from the peer at the next connection`));
+    return { ok: true, message: "invalidated: a full resync from the peer follows", effects: out };
+  }
+
   /** Operator: this node is the split-brain victim. Its divergent regions are preserved before the resync. */
   discardLocalData(): Effect[] {
     if (this.role === "Primary") return [this.log("error", `volume ${this.cfg.volume}: demote before discarding this node's data`)];
@@ -698,7 +715,7 @@ export class ReplicationCore {
     this.rsReading.set(region, { redo: false });
     const offset_bytes = region * this.meta.region_bytes;
     const length_bytes = Math.min(this.meta.region_bytes, this.meta.size_bytes - offset_bytes);
-    out.push({ kind: "disk-read", io: this.newIo({ kind: "rs-read", region, epoch: this.epoch }), offset_bytes, length_bytes });
+    out.push({ kind: "disk-read", io: this.newIo({ kind: "rs-read", region, epoch: this.epoch }), offset_bytes, length_bytes, resync: true });
   }
 
   private resyncReadDone(region: number, epoch: number, data: Uint8Array | undefined, out: Effect[]): void {

@@ -13,7 +13,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import type { ClusterKey } from "../shared/wire.ts";
 import { ByteQueue } from "./nbd/byte-queue.ts";
 import { readU32 } from "./nbd/protocol.ts";
-import { decodeMessage, encodeMessage, MSG_DATA_MAX_BYTES } from "./messages.ts";
+import { decodeMessage, encodeMessageParts, MSG_DATA_MAX_BYTES } from "./messages.ts";
 import type { PeerMsg } from "./types.ts";
 
 const MAGIC = 0x48415052; // "HAPR"
@@ -69,16 +69,39 @@ export class PeerSession {
   }
 
   seal(msg: PeerMsg): Uint8Array {
-    return this.sealBytes(encodeMessage(msg));
+    return this.sealParts(encodeMessageParts(msg));
   }
 
   private sealBytes(plain: Uint8Array): Uint8Array {
+    return this.sealParts([plain]);
+  }
+
+  /**
+   * One frame from the message's pieces: each piece is encrypted straight from where it lies
+   * (a write's payload is never copied into a plaintext message first), and the ciphertext lands
+   * in the frame buffer with one copy.
+   */
+  private sealParts(parts: Uint8Array[]): Uint8Array {
     if (!this.sendKey) throw new Error("session not ready");
-    const head = new Uint8Array(4);
-    new DataView(head.buffer).setUint32(0, plain.byteLength + TAG_BYTES);
+    let plain_bytes = 0;
+    for (const p of parts) plain_bytes += p.byteLength;
+    const frame = Buffer.allocUnsafe(4 + plain_bytes + TAG_BYTES);
+    frame.writeUInt32BE(plain_bytes + TAG_BYTES, 0);
+    const head = frame.subarray(0, 4);
     const c = createCipheriv("aes-256-gcm", this.sendKey, counterNonce(this.sendCounter++));
     c.setAAD(head);
-    return Buffer.concat([head, c.update(plain), c.final(), c.getAuthTag()]);
+    let at = 4;
+    for (const p of parts) {
+      if (p.byteLength === 0) continue;
+      const enc = c.update(p);
+      frame.set(enc, at);
+      at += enc.byteLength;
+    }
+    const fin = c.final();
+    frame.set(fin, at);
+    at += fin.byteLength;
+    frame.set(c.getAuthTag(), at);
+    return frame;
   }
 
   /** Total: any bytes give events; after an error the session is dead and yields nothing more. */

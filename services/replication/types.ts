@@ -49,7 +49,8 @@ export type PeerMsg =
 export type Effect =
   | { kind: "send"; msg: PeerMsg }
   | { kind: "disk-write"; io: number; offset_bytes: number; data: Uint8Array; fua: boolean }
-  | { kind: "disk-read"; io: number; offset_bytes: number; length_bytes: number }
+  /** `resync`: a resync source's read, which the edge may pace (resync rate limit). */
+  | { kind: "disk-read"; io: number; offset_bytes: number; length_bytes: number; resync?: boolean }
   | { kind: "disk-flush"; io: number }
   /** Must be durable before any later effect runs (write-ahead activity log). */
   | { kind: "meta-commit"; meta: VolumeMeta }

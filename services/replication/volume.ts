@@ -25,7 +25,11 @@ export interface VolumeOptions {
   outdatePeer?: () => Promise<boolean>;
   /** Divergent regions of a split-brain victim are copied here before being overwritten. */
   preserveDir?: string;
+  /** Resync bandwidth cap (bytes/s) on the source's reads; 0 or absent = unpaced. */
+  resyncRate_bytes_s?: number;
   log?: (level: string, message: string) => void;
+  /** Sees the events a service reports in status (split brain, verify results, preserved copies). */
+  observe?: (e: Extract<Effect, { kind: "split-brain" | "verify-done" | "preserve-divergent" }> & { path?: string }) => void;
 }
 
 const ZERO_CHUNK_BYTES = 1024 * 1024;
@@ -42,6 +46,7 @@ export class Volume implements BlockBackend {
   /** Effects run strictly in order; an asynchronous metadata commit holds back everything after it. */
   private readonly queue: Effect[] = [];
   private committing = false;
+  private resyncNext_ms = 0;
   private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 
   private constructor(
@@ -135,6 +140,28 @@ export class Volume implements BlockBackend {
     }
   }
 
+  /** The cluster marked this disk Outdated (read from the CIB by the service). */
+  outdate(): { ok: boolean; message: string } {
+    const r = this.core.outdate();
+    this.run(r.effects);
+    return r;
+  }
+
+  invalidate(): { ok: boolean; message: string } {
+    const r = this.core.invalidate();
+    this.run(r.effects);
+    return r;
+  }
+
+  /** Split-brain victim: divergent regions are copied aside, then replaced by the peer's. */
+  discardLocalData(): void {
+    this.run(this.core.discardLocalData());
+  }
+
+  get region_bytes(): number {
+    return this.store.meta.region_bytes;
+  }
+
   /** Online verify; the result arrives as a log line (and a `verify-done` effect). */
   verify(): { ok: boolean; message: string } {
     const r = this.core.startVerify();
@@ -217,6 +244,10 @@ export class Volume implements BlockBackend {
         );
         break;
       case "disk-read":
+        if (e.resync && (this.o.resyncRate_bytes_s ?? 0) > 0) {
+          this.pacedRead(e);
+          break;
+        }
         this.backend.read(e.offset_bytes, e.length_bytes).then(
           (d) => this.run(this.core.diskDone(e.io, true, d)),
           () => this.run(this.core.diskDone(e.io, false)),
@@ -254,13 +285,34 @@ export class Volume implements BlockBackend {
         this.preserve(e.regions, e.reason);
         break;
       case "verify-done":
+        this.o.observe?.(e);
         if (!e.complete) this.o.log?.("warn", `volume ${this.o.name}: verify stopped with the connection after ${e.checked} regions`);
         break;
       case "split-brain":
+        this.o.observe?.(e);
+        this.o.log?.("error", e.reason);
+        break;
       case "log":
-        this.o.log?.(e.kind === "log" ? e.level : "error", e.kind === "log" ? e.message : e.reason);
+        this.o.log?.(e.level, e.message);
         break;
     }
+  }
+
+  /**
+   * Resync pacing: each source read waits for its share of the rate. Pacing the read (not the
+   * send) keeps the peer stream in order; a write that lands meanwhile makes the core re-read.
+   */
+  private pacedRead(e: Extract<Effect, { kind: "disk-read" }>): void {
+    const now = performance.now();
+    const start = Math.max(now, this.resyncNext_ms);
+    this.resyncNext_ms = start + (e.length_bytes * 1000) / this.o.resyncRate_bytes_s!;
+    setTimeout(() => {
+      if (this.closed) return;
+      this.backend.read(e.offset_bytes, e.length_bytes).then(
+        (d) => this.run(this.core.diskDone(e.io, true, d)),
+        () => this.run(this.core.diskDone(e.io, false)),
+      );
+    }, start - now);
   }
 
   /** Synchronous on purpose: the copy must be complete before any resync write is issued. */
@@ -283,5 +335,6 @@ export class Volume implements BlockBackend {
       fs.closeSync(dst);
     }
     this.o.log?.("warn", `volume ${this.o.name}: ${regions.length} divergent regions saved to ${path} before resync (${reason})`);
+    this.o.observe?.({ kind: "preserve-divergent", regions, reason, path });
   }
 }

@@ -52,6 +52,32 @@ const nodeSchema = z
   })
   .strict();
 
+/**
+ * A replicated volume (docs/replication.md). Only the two hosts hold volumes; the peer is the
+ * other host and the link runs between the hosts' ring0 addresses on `peer_port`.
+ */
+const volumeSchema = z
+  .object({
+    name: z.string().regex(NAME, "must be lower-case letters, digits and '-', starting with a letter"),
+    /** The backing file or block device. */
+    backing: z.string().min(1),
+    /** The metadata file (two checksummed slots; `hapd volume create` writes it). */
+    meta: z.string().min(1),
+    /** Size for `create` when the backing file does not exist yet (then created sparse). */
+    size_mib: z.number().int().min(1).max(64 * 1024 * 1024).optional(),
+    /** The volume's identity; defaults to one derived from the cluster and volume names, the same on both hosts. */
+    uuid: z
+      .string()
+      .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "must be a lower-case uuid like 0b0e...-....")
+      .optional(),
+    peer_port: z.number().int().min(1).max(65535),
+    protocol: z.enum(["A", "B", "C"]).default("C"),
+    split_brain: z.enum(["disconnect", "discard-zero-changes"]).default("disconnect"),
+    /** Resync bandwidth cap in MiB/s; 0 = as fast as the in-flight window allows. */
+    resync_rate_mib_s: z.number().int().min(0).max(100_000).default(0),
+  })
+  .strict();
+
 const schema = z
   .object({
     cluster: z
@@ -92,6 +118,8 @@ const schema = z
       })
       .strict()
       .default({ heartbeat_interval_ms: 100, missed_heartbeats: 3, max_restarts: 5, window_ms: 60_000, on_exhausted: "reset" }),
+    /** Replicated volumes of this host; the supervisor runs the volume service when there are any. */
+    volumes: z.array(volumeSchema).max(64).optional(),
     serial: z
       .object({
         device: z.string().min(1),
@@ -104,6 +132,7 @@ const schema = z
   .strict();
 
 export type NodeEntry = z.infer<typeof nodeSchema>;
+export type VolumeConfig = z.infer<typeof volumeSchema>;
 export type Config = Omit<z.infer<typeof schema>, "watchdog"> & { file: string; run_dir: string; watchdog: WatchdogConfig | null };
 
 function pathOf(path: ReadonlyArray<PropertyKey>, doc: unknown): string {
@@ -147,6 +176,7 @@ export function parseConfig(text: string, file: string): Config {
     run_dir: abs(c.run_dir ?? c.state_dir),
     ...(c.log_file ? { log_file: abs(c.log_file) } : {}),
     nodes: c.nodes.map((n) => (n.bmc ? { ...n, bmc: { ...n.bmc, password_file: abs(n.bmc.password_file) } } : n)),
+    ...(c.volumes ? { volumes: c.volumes.map((v) => ({ ...v, backing: abs(v.backing), meta: abs(v.meta) })) } : {}),
     watchdog: watchdog && watchdog.kind === "ipmi" ? { ...watchdog, password_file: abs(watchdog.password_file) } : watchdog,
     file,
   };
@@ -177,6 +207,20 @@ function checkSemantics(c: Config): void {
   }
   for (const name of Object.keys(c.fencing.delay_ms)) {
     if (!names.has(name)) throw new ConfigError(c.file, `fencing.delay_ms.${name}`, `"${name}" is not one of nodes`);
+  }
+  if (c.volumes && c.volumes.length > 0) {
+    if (self.role !== "host") throw new ConfigError(c.file, "volumes", "only a host holds replicated volumes; the arbitrator has none");
+    if (c.nodes.filter((n) => n.role === "host").length !== 2) throw new ConfigError(c.file, "volumes", "a replicated volume needs exactly two hosts in nodes");
+    const seen = new Map<string, string>();
+    c.volumes.forEach((v, i) => {
+      const at = `volumes[${i}] (${v.name})`;
+      for (const [what, key] of [["name", v.name], ["peer_port", `port ${v.peer_port}`], ["backing", v.backing], ["meta", v.meta]] as const) {
+        const prev = seen.get(`${what}:${key}`);
+        if (prev) throw new ConfigError(c.file, `${at}.${what}`, `also used by ${prev}`);
+        seen.set(`${what}:${key}`, at);
+      }
+      if (v.backing === v.meta) throw new ConfigError(c.file, `${at}.meta`, "must not be the backing device itself");
+    });
   }
   if (c.cluster.lost_timeout_ms < c.cluster.heartbeat_interval_ms * 3) {
     throw new ConfigError(c.file, "cluster.lost_timeout_ms", `must be at least 3 heartbeat intervals (${c.cluster.heartbeat_interval_ms * 3} ms)`);

@@ -75,6 +75,10 @@ export class Supervisor {
         missedHeartbeats: s.missed_heartbeats,
       },
     ];
+    // Replicated volumes run in their own process: their data path (NBD, peer link, disk I/O)
+    // must not delay the membership heartbeats, and a crash there must not take quorum with it.
+    // Critical: a Primary whose volume service is gone serves no disk, so escalate like cluster.
+    if ((this.cfg.volumes?.length ?? 0) > 0) specs.push({ ...specs[0]!, name: "volume" });
     const keepalive_ms = this.cfg.watchdog && this.cfg.watchdog.kind !== "none" ? Math.max(250, Math.min(1000, (this.cfg.watchdog.timeout_s * 1000) / 4)) : 1000;
     this.core = new SupervisorCore(specs, keepalive_ms);
     // Bad input fails before anything starts (and before the watchdog is armed).

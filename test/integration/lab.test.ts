@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type LabState, labPower, labStatus, nodePid, readLabState } from "../../services/lab/lab.ts";
+import { type LabState, alive, labBmcAction, labExec, labNodePids, labPower, labRootPid, labStatus, machineInitPid, nodePid, readLabState, waitFor } from "../../services/lab/lab.ts";
 import { queryNode } from "../../services/node/status-client.ts";
 import type { FenceEvent } from "../../services/fencing/core.ts";
 import { labSocket } from "../../services/lab/lab.ts";
@@ -194,6 +194,49 @@ describe.skipIf(skip !== null)(`lab integration${skip ? ` (skipped: ${skip})` : 
     await allTogether();
   });
 
+  it("each node is a whole machine: own hostname and PID namespace, orphans reaped, power-off kills every process of it", async () => {
+    for (const n of ["host-a", "host-b", "arb"]) expect(labExec(state(), n, ["hostname"]).stdout.trim()).toBe(n);
+    // hapd is a process of the machine, found from the root namespace by nodePid.
+    expect(labNodePids(state(), "host-a")).toContain(nodePid(state(), "host-a"));
+    // A daemon that detaches (as ocf:heartbeat:anything's does), and an orphan that exits at once.
+    expect(labExec(state(), "host-a", ["bash", "-c", "setsid -f sleep 1000 >/dev/null 2>&1 </dev/null; (sleep 0.2 &); exit 0"]).code).toBe(0);
+    const cmd = (p: number) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").join(" ").trim();
+      } catch {
+        return "";
+      }
+    };
+    const daemon = await waitFor("the detached sleep on host-a", 10_000, async () => labNodePids(state(), "host-a").find((p) => cmd(p) === "sleep 1000") ?? null);
+    await sleep(1000);
+    // PID 1 reaps re-parented orphans: no zombie stays in the machine.
+    const zombies = labNodePids(state(), "host-a").filter((p) => {
+      try {
+        return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
+      } catch {
+        return false;
+      }
+    });
+    expect(zombies).toEqual([]);
+    const init = machineInitPid(state(), "host-a")!;
+    expect(alive(daemon)).toBe(true);
+    const t0 = Date.now();
+    expect(labBmcAction(state(), "host-a", "off").code).toBe(0);
+    // Power-off is the SIGKILL of the machine's PID 1: the kernel takes every process with it.
+    // (ipmi_sim reports "off" as soon as it has told the simulated host, which then cuts the
+    // machine: wait for that, bounded, rather than for a fixed time.)
+    await waitFor("host-a's machine to be gone", 10_000, async () => (alive(init) ? null : true));
+    expect(alive(daemon)).toBe(false);
+    expect(alive(init)).toBe(false);
+    expect(labNodePids(state(), "host-a")).toEqual([]);
+    expect(nodePid(state(), "host-a")).toBeUndefined();
+    // host-b fences the lost host-a (its chassis is already off); powering it on before that
+    // fence lands would let the fence power it off again.
+    await fencedOk("host-b", "host-a", t0);
+    await restart("host-a");
+    await allTogether();
+  });
+
   it("kill -9 of a host: the survivors re-form, fence it through its BMC (chassis reads off); powered on, it rejoins", async () => {
     const t0 = Date.now();
     kill9("host-a");
@@ -209,7 +252,7 @@ describe.skipIf(skip !== null)(`lab integration${skip ? ` (skipped: ${skip})` : 
     expect(hist).toMatch(/host-a\s+OK\s+by host-b/);
     // The lab keeps host-a down while its chassis is off.
     await sleep(1500);
-    expect(nodePid(state(), "host-a") && (() => { try { process.kill(nodePid(state(), "host-a")!, 0); return true; } catch { return false; } })()).toBe(false);
+    expect(alive(nodePid(state(), "host-a"))).toBe(false);
     await restart("host-a");
     await allTogether();
   });
@@ -308,7 +351,8 @@ describe.skipIf(skip !== null)(`lab integration${skip ? ` (skipped: ${skip})` : 
 
   it("SIGSTOP of the cluster service: the supervisor sees the hang, kills and restarts it, and logs it", async () => {
     const before = (await labStatus(DIR, "host-b")).supervisor!.services[0]!;
-    process.kill(before.pid!, "SIGSTOP");
+    // The report gives the pid inside host-b's PID namespace; signals from here need the root one.
+    process.kill(labRootPid(state(), "host-b", before.pid!)!, "SIGSTOP");
     const log = join(DIR, "host-b", "node.log");
     await waitForLog(log, new RegExp(`cluster \\(pid ${before.pid}\\) hung: no heartbeat for \\d+ ms; killing it`));
     await waitForLog(log, /restarting cluster \(restart \d+\)/);

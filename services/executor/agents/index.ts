@@ -5,6 +5,7 @@ import { LsbAgent, type LsbOptions } from "./lsb.ts";
 import { MarkerAgent } from "./marker.ts";
 import { OcfAgent, type OcfOptions } from "./ocf.ts";
 import type { Agent } from "./types.ts";
+import { VolumeAgent } from "./volume.ts";
 
 export interface AgentSpec {
   class: string;
@@ -17,7 +18,14 @@ export interface AgentOptions extends OcfOptions, LsbOptions {
   builtins?: ReadonlyMap<string, () => BuiltinImpl>;
 }
 
-export const DEFAULT_BUILTINS: ReadonlyMap<string, () => BuiltinImpl> = new Map([["marker", () => new MarkerAgent()]]);
+/**
+ * hapd:volume finds the volume service from its `run_dir` parameter, else HAPD_RUN_DIR, else
+ * /run/hapd; a node should register `new VolumeAgent({ runDir: cfg.run_dir })` in its own map.
+ */
+export const DEFAULT_BUILTINS: ReadonlyMap<string, () => BuiltinImpl> = new Map<string, () => BuiltinImpl>([
+  ["marker", () => new MarkerAgent()],
+  ["volume", () => new VolumeAgent()],
+]);
 
 export type ResolveResult = { ok: true; agent: Agent } | { ok: false; reason: string };
 
@@ -45,6 +53,6 @@ export function resolveAgent(spec: AgentSpec, opts: AgentOptions = {}): ResolveR
   }
 }
 
-export { BuiltinAgent, LsbAgent, MarkerAgent, OcfAgent };
+export { BuiltinAgent, LsbAgent, MarkerAgent, OcfAgent, VolumeAgent };
 export type { BuiltinImpl };
 export * from "./types.ts";
