@@ -7,7 +7,7 @@ BUN      := node_modules/.bin/bun
 VITEST   := $(BUN) --bun node_modules/.bin/vitest
 SOURCES  := $(shell find services ipmi tui -name '*.ts' -not -name '*.test.ts' 2>/dev/null) package.json
 # What the lab, the tests and the benchmarks use from Debian.
-DEBS_RUN   := iproute2 socat nftables openipmi ipmitool
+DEBS_RUN   := iproute2 socat nftables openipmi ipmitool resource-agents
 DEBS_TEST  := $(DEBS_RUN) fence-agents tmux pacemaker-cli-utils resource-agents qemu-utils libnbd-bin
 DEBS_REF   := corosync pacemaker pacemaker-cli-utils crmsh resource-agents fence-agents bc
 
@@ -65,7 +65,7 @@ test-sim: node_modules/.package-lock.json
 	SIM_SEEDS=$${SEEDS:-2000} $(VITEST) run test/sim
 
 demo: deps build
-	dist/hapd demo
+	dist/hapd demo --service
 
 demo-down:
 	dist/hapd demo --down

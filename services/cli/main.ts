@@ -186,7 +186,8 @@ export async function buildProgram(): Promise<CommandType> {
     .option("--prefix <prefix>", "prefix for namespace names (lets tests run beside a demo)", "")
     .option("--loopback", "use loopback addresses instead of network namespaces")
     .option("--no-bmc", "run the hosts without simulated BMCs (and so without fencing)")
-    .action(async (o: { down?: boolean; restart?: string; dir: string; prefix: string; loopback?: boolean; bmc: boolean }) => {
+    .option("--service", "also configure a demo HTTP service (ocf:heartbeat:anything) that the cluster keeps running")
+    .action(async (o: { down?: boolean; restart?: string; dir: string; prefix: string; loopback?: boolean; bmc: boolean; service?: boolean }) => {
       const { labDown, labUp, readLabState, startLabNode } = await import("../lab/lab.ts");
       if (o.down) {
         process.exitCode = await labDown({ dir: o.dir, out });
@@ -202,7 +203,7 @@ export async function buildProgram(): Promise<CommandType> {
         }
         return;
       }
-      process.exitCode = await labUp({ dir: o.dir, prefix: o.prefix, mode: o.loopback ? "loopback" : "auto", out, bmc: o.bmc });
+      process.exitCode = await labUp({ dir: o.dir, prefix: o.prefix, mode: o.loopback ? "loopback" : "auto", out, bmc: o.bmc, service: o.service ?? false });
     });
 
   program

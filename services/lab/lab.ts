@@ -350,6 +350,42 @@ export interface UpOptions {
   extra?: Record<string, unknown>;
   /** false: no simulated BMCs even where ipmi_sim is installed. */
   bmc?: boolean;
+  /** Configure the demo service (an HTTP responder the cluster keeps running). */
+  service?: boolean;
+}
+
+/** The demo's service: what bench/failover and the lab's tests run, in the operator's YAML. */
+export const DEMO_SERVICE_YAML = `# hapd demo --service: an HTTP responder that answers with the host's name
+defaults:
+  resource: { stickiness: 100, migration_threshold: 2 }
+resources:
+  - id: web
+    agent: "ocf:heartbeat:anything"
+    params:
+      binfile: /usr/bin/socat
+      cmdline_options: "TCP-LISTEN:8080,reuseaddr,fork SYSTEM:'echo HTTP/1.0 200 OK; echo; hostname'"
+      monitor_hook: "echo GET | socat -T1 - TCP:127.0.0.1:8080 | grep -q 'HTTP/1.0 200 OK'"
+    operations:
+      - { name: monitor, interval: 2s, timeout: 10s }
+constraints:
+  - { location: web-prefers-host-a, resource: web, node: host-a, score: 50 }
+`;
+
+/** Commit the demo service and wait until it runs somewhere; null when it did, else why not. */
+async function startDemoService(dir: string): Promise<string | null> {
+  if (!existsSync("/usr/lib/ocf/resource.d/heartbeat/anything")) return "resource-agents is not installed (apt-get install resource-agents)";
+  const { requestNode } = await import("../node/status-client.ts");
+  const r = await requestNode(labSocket(dir, "host-a"), { cmd: "crm-configure", yaml: DEMO_SERVICE_YAML, source: "demo service" });
+  if (!r.ok) return r.error ?? "refused";
+  try {
+    await waitFor("the demo service to start", 30_000, async () => {
+      const s = await labStatus(dir, "host-a");
+      return s.crm?.resources.find((x) => x.id === "web")?.active.length ? true : null;
+    });
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return null;
 }
 
 export async function labUp(o: UpOptions): Promise<number> {
@@ -430,11 +466,24 @@ export async function labUp(o: UpOptions): Promise<number> {
     await labDown({ dir: o.dir, out: o.out, keepDir: true });
     return 1;
   }
+  const serviceProblem = o.service && mode === "netns" ? await startDemoService(o.dir) : o.service ? "needs the netns lab (root, iproute2)" : null;
   const s = await labStatus(o.dir, "host-a");
   o.out(renderStatus(s));
   const hapd = state.command.join(" ");
   const custom = o.dir !== defaultLabDir();
   const at = custom ? ` --lab-dir ${o.dir}` : "";
+  if (o.service) {
+    if (serviceProblem) o.out(`demo service not started: ${serviceProblem}`);
+    else {
+      const sw = `${o.prefix}hapd-sw`;
+      o.out("The cluster runs the demo service `web` (an HTTP responder on port 8080 of the host running it):");
+      o.out(`  ask it:   ip netns exec ${sw} socat -T1 - TCP:10.70.0.1:8080 <<< ''   (host-a; 10.70.0.2 is host-b)`);
+      o.out(`  fail it:  kill -9 $(pgrep -xf '${[...state.command, "node", "--config", plan.nodes[0]!.config].join(" ")}')`);
+      o.out("            host-b fences host-a through its BMC, then web answers on 10.70.0.2");
+      o.out(`  move it:  ${hapd} resource move web host-b --node host-a${at}`);
+      o.out(`  where:    ${hapd} resource status --node host-b${at}`);
+    }
+  }
   o.out(`Lab is up (${mode} mode) in ${o.dir}.`);
   o.out(`  status:  ${hapd} status --node host-b${at}        (add --json for the machine view)`);
   o.out(`  watch:   watch -n1 ${hapd} status --node host-a${at}`);
