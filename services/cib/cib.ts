@@ -105,6 +105,12 @@ const command = z.discriminatedUnion("kind", [
       result: opRecord,
       /** A failure that counts: add one to the fail count, or set it to INFINITY (a failed stop, or start-failure-is-fatal). */
       fail: z.enum(["increment", "infinity"]).optional(),
+      /**
+       * The Raft term of the DC that asked for this action. A pending record carries it: if it
+       * commits in a newer term, a newer DC may already have planned without it, so it is refused
+       * and the action does not run.
+       */
+      dc_term: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     })
     .strict(),
   /** A recurring operation was cancelled: its record goes, as Pacemaker deletes a cancelled monitor's entry. */
@@ -157,7 +163,10 @@ export function applyEntry(state: CibState, entry: Entry): { state: CibState; re
   const cmd = decoded.value;
   const id = cmd.id;
   if (id && isDuplicate(state.sessions[id.origin], id.seq)) return { state, result: { ok: true, index: entry.index, id, duplicate: true } };
-  const out = applyCommand(state, cmd);
+  const out =
+    cmd.kind === "op-result" && cmd.dc_term !== undefined && entry.term > cmd.dc_term
+      ? { state, reason: `asked by the DC of term ${cmd.dc_term}, recorded in term ${entry.term}: a newer DC may have planned without it` }
+      : applyCommand(state, cmd);
   const next = id ? { ...out.state, sessions: remember(out.state.sessions, id, entry.index) } : out.state;
   const result: ApplyResult = out.reason === null ? { ok: true, index: entry.index } : { ok: false, index: entry.index, reason: out.reason };
   if (id) result.id = id;

@@ -187,7 +187,8 @@ export async function buildProgram(): Promise<CommandType> {
     .option("--loopback", "use loopback addresses instead of network namespaces")
     .option("--no-bmc", "run the hosts without simulated BMCs (and so without fencing)")
     .option("--service", "also configure a demo HTTP service (ocf:heartbeat:anything) that the cluster keeps running")
-    .action(async (o: { down?: boolean; restart?: string; dir: string; prefix: string; loopback?: boolean; bmc: boolean; service?: boolean }) => {
+    .option("--volumes", "give each host a replicated volume vol0 (256 MiB, created clean on both sides)")
+    .action(async (o: { down?: boolean; restart?: string; dir: string; prefix: string; loopback?: boolean; bmc: boolean; service?: boolean; volumes?: boolean }) => {
       const { labDown, labUp, readLabState, startLabNode } = await import("../lab/lab.ts");
       if (o.down) {
         process.exitCode = await labDown({ dir: o.dir, out });
@@ -203,7 +204,7 @@ export async function buildProgram(): Promise<CommandType> {
         }
         return;
       }
-      process.exitCode = await labUp({ dir: o.dir, prefix: o.prefix, mode: o.loopback ? "loopback" : "auto", out, bmc: o.bmc, service: o.service ?? false });
+      process.exitCode = await labUp({ dir: o.dir, prefix: o.prefix, mode: o.loopback ? "loopback" : "auto", out, bmc: o.bmc, service: o.service ?? false, volumes: o.volumes ?? false });
     });
 
   program

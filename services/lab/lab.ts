@@ -15,7 +15,7 @@ import { renderStatus } from "../node/status.ts";
 import { randomBytes } from "node:crypto";
 import { dirname } from "node:path";
 import { readSecretFile } from "../fencing/ipmi-device.ts";
-import { type LabMode, type LabNode, type LabPlan, hostCmdScript, initScriptPath, machineArgv, netnsCommands, nodeConfigYaml, nodeInitScript, planLab } from "./plan.ts";
+import { LAB_VOLUME, type LabMode, type LabNode, type LabPlan, hostCmdScript, labVolumes, initScriptPath, machineArgv, netnsCommands, nodeConfigYaml, nodeInitScript, planLab } from "./plan.ts";
 import { kernelHasNetem } from "./impair.ts";
 
 export interface LabState {
@@ -352,6 +352,46 @@ export interface UpOptions {
   bmc?: boolean;
   /** Configure the demo service (an HTTP responder the cluster keeps running). */
   service?: boolean;
+  /**
+   * Give each host the replicated volume `vol0` (plan.ts LAB_VOLUME): its volume service runs,
+   * and the metadata is created clean on both sides (two all-zero sparse files are identical),
+   * so the resource manager can promote it at once.
+   */
+  volumes?: boolean;
+}
+
+/**
+ * What `hapd demo --volumes` suggests to configure (and the lab test uses): vol0 as a promotable
+ * clone of hapd:volume, and a resource that follows its Primary, started after the promotion.
+ * The promotion score (master-vol0-r) is published by the volume service, as DRBD's agent does.
+ * No recurring monitor on the clone yet: the DC aborts every transition that starts a monitor of
+ * an anonymous clone instance (its own result looks like an outside change, docs/replication.md
+ * "Volumes in the lab"), which after a failover keeps it from ever promoting the survivor.
+ */
+export function labVolumeCrmYaml(): string {
+  return `# hapd demo --volumes: vol0 replicated between the hosts, Primary where "disk-user" runs
+defaults:
+  resource: { stickiness: 100 }
+resources:
+  - clone: vol0
+    promotable: true
+    clone_max: 2
+    promoted_max: 1
+    resource:
+      id: vol0-r
+      agent: "hapd:volume"
+      params: { volume: vol0 }
+  - id: disk-user
+    agent: "hapd:marker"
+    # The machine's private /run: a path in the (shared) lab directory would make it run everywhere.
+    params: { path: /run/hapd-disk-user.state }
+    operations:
+      - { name: monitor, interval: 5s, timeout: 5s }
+constraints:
+  - { colocation: user-on-primary, resource: disk-user, with: vol0, with_role: Promoted, score: INFINITY }
+  - { order: promote-then-user, first: vol0, first_action: promote, then: disk-user, then_action: start }
+  - { location: user-prefers-a, resource: disk-user, node: host-a, score: 50 }
+`;
 }
 
 /** The demo's service: what bench/failover and the lab's tests run, in the operator's YAML. */
@@ -443,9 +483,19 @@ export async function labUp(o: UpOptions): Promise<number> {
       mkdirSync(n.dir, { recursive: true, mode: 0o700 });
       // ipmi_sim takes at most 19 characters and no quotes.
       if (n.bmc) writeFileSync(n.bmc.passwordFile, `${randomBytes(12).toString("base64url").slice(0, 16)}\n`, { mode: 0o600 });
-      writeFileSync(n.config, nodeConfigYaml(plan, n, o.extra), { mode: 0o600 });
+      const volumes = o.volumes ? labVolumes(n) : [];
+      writeFileSync(n.config, nodeConfigYaml(plan, n, volumes.length > 0 ? { ...o.extra, volumes } : o.extra), { mode: 0o600 });
       if (mode === "netns") writeFileSync(initScriptPath(n), nodeInitScript(plan, n, state.command), { mode: 0o700 });
+      if (volumes.length > 0) {
+        // Before the node starts: `volume create` works without a service (it writes the sparse
+        // backing file and the metadata). Both files are all zeros, hence identical: assume-clean
+        // starts both sides UpToDate with one generation, and no initial full sync is needed.
+        const argv = [...state.command, "volume", "create", LAB_VOLUME.name, "--assume-clean", "--config", n.config];
+        const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 30_000 });
+        if (r.status !== 0) throw new Error(`${argv.join(" ")}: ${(r.stderr || r.stdout || r.error?.message || "failed").trim()}`);
+      }
     }
+    if (o.volumes) writeFileSync(join(o.dir, "volumes.yaml"), labVolumeCrmYaml(), { mode: 0o600 });
     if (plan.serialPair) {
       const [a, b] = plan.serialPair;
       state.pids.socat = spawnDetached(["socat", "-d", "-d", `pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`], join(o.dir, "socat.log"));
@@ -483,6 +533,12 @@ export async function labUp(o: UpOptions): Promise<number> {
       o.out(`  move it:  ${hapd} resource move web host-b --node host-a${at}`);
       o.out(`  where:    ${hapd} resource status --node host-b${at}`);
     }
+  }
+  if (o.volumes) {
+    o.out(`Each host has the replicated volume ${LAB_VOLUME.name} (${LAB_VOLUME.size_mib} MiB, protocol C over ring0), both sides UpToDate:`);
+    o.out(`  manage it:  ${hapd} crm configure ${join(o.dir, "volumes.yaml")} --node host-a${at}   (promotable clone + a resource on its Primary)`);
+    o.out(`  its state:  ${hapd} volume status --config ${plan.nodes[0]!.config}`);
+    o.out(`  write:      qemu-io -f raw -c 'write -P 0x5a 0 1M' 'nbd+unix:///${LAB_VOLUME.name}?socket=<run_dir of the Primary>/nbd-${LAB_VOLUME.name}.sock'`);
   }
   o.out(`Lab is up (${mode} mode) in ${o.dir}.`);
   o.out(`  status:  ${hapd} status --node host-b${at}        (add --json for the machine view)`);

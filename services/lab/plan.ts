@@ -35,6 +35,27 @@ export const RING_PORT = 5405;
 
 export const BMC_PORT = 9620;
 
+/** `hapd demo --volumes`: the replicated volume every host gets. */
+export const LAB_VOLUME = { name: "vol0", size_mib: 256, peer_port: 7789 } as const;
+
+/**
+ * The `volumes:` entry of a lab host (none for the arbitrator): a sparse backing file and its
+ * metadata in the node's directory, replicated over ring0 (the volume service's default).
+ */
+export function labVolumes(node: LabNode): Array<Record<string, unknown>> {
+  if (node.role !== "host") return [];
+  return [
+    {
+      name: LAB_VOLUME.name,
+      backing: join(node.dir, `${LAB_VOLUME.name}.img`),
+      meta: join(node.dir, `${LAB_VOLUME.name}.meta`),
+      size_mib: LAB_VOLUME.size_mib,
+      peer_port: LAB_VOLUME.peer_port,
+      protocol: "C",
+    },
+  ];
+}
+
 export function planLab(opts: { mode: LabMode; dir: string; prefix?: string; serial: boolean; basePort?: number; bmc?: boolean }): LabPlan {
   const prefix = opts.prefix ?? "";
   const base = opts.basePort ?? 15400;

@@ -28,6 +28,11 @@ export interface CrmDeps {
   cib: () => CibState | null;
   appliedIndex: () => number;
   isLeader: () => boolean;
+  /**
+   * The leader has committed an entry of its own term and applied everything committed: every
+   * result an earlier DC's actions recorded is in the state it plans from.
+   */
+  canPlan: () => boolean;
   term: () => number;
   /** Membership, quorum and fencing as this node sees them. */
   world: () => World;
@@ -76,6 +81,27 @@ interface Running {
   actions: number;
 }
 
+/** A pending record older than this is taken as Pacemaker takes it (the action may have happened). */
+const FOREIGN_PENDING_MAX_MS = 120_000;
+
+/**
+ * The first operation recorded as pending (op_status -1) on a member that is recent enough to
+ * still be running, as "start svc on host-a"; null when none. Called when this DC has nothing running, so
+ * every pending record belongs to an earlier DC's transition.
+ */
+export function foreignPending(st: CibState, members: ReadonlySet<string>, now_ms: number): string | null {
+  for (const rsc of Object.keys(st.resources).sort()) {
+    for (const [node, on] of Object.entries(st.resources[rsc]!)) {
+      // On a node out of the view the scheduler counts a pending action as done (it fences first).
+      if (!members.has(node)) continue;
+      for (const o of Object.values(on.ops)) {
+        if (o.op_status === -1 && now_ms - o.at_ms < FOREIGN_PENDING_MAX_MS) return `${o.op} ${rsc} on ${node}`;
+      }
+    }
+  }
+  return null;
+}
+
 export class CrmController {
   private tid = 0;
   private running: Running | null = null;
@@ -86,6 +112,7 @@ export class CrmController {
   private lastPlan_ms = 0;
   private lastOutcome = "";
   private warnings: string[] = [];
+  private lastWaitNote = "";
   private cache: { version: number; config: ClusterConfig | null; table: PrimitiveTable | null; error: string | null } = { version: -1, config: null, table: null, error: null };
   private readonly prevCondition = new Map<string, NodeCondition>();
   private readonly timer: ReturnType<typeof setInterval>;
@@ -166,10 +193,13 @@ export class CrmController {
       case "config":
         this.worldChanged(`configuration version ${cmd.version}`);
         break;
+      case "fail-count":
+        // Only the DC resets fail counts (clear_failcount actions of its own transitions).
+        this.dirty = true;
+        break;
       case "node-flags":
       case "node-attr":
       case "cleanup":
-      case "fail-count":
         this.worldChanged(`${cmd.kind} ${"node" in cmd && cmd.node ? cmd.node : ""}`.trim());
         break;
       case "op-result":
@@ -205,7 +235,7 @@ export class CrmController {
   onExec(m: CrmExec): void {
     if (m.node !== this.deps.self) return;
     const requestId = `${m.dc}:${m.term}:${m.tid}:${m.aid}`;
-    void this.deps.local.runOnce(requestId, actionFromWire(m.action, this.deps.self), m.config_version).then((o) => {
+    void this.deps.local.runOnce(requestId, actionFromWire(m.action, this.deps.self), m.config_version, m.term).then((o) => {
       this.deps.send(m.dc, { svc: "crm-result", dc: m.dc, term: m.term, tid: m.tid, aid: m.aid, node: this.deps.self, ok: o.ok, reason: o.reason.slice(0, 1000), index: o.index });
     });
   }
@@ -248,7 +278,7 @@ export class CrmController {
       return;
     }
     if (now - this.lastPlan_ms > RECHECK_MS) this.dirty = true;
-    if (this.dirty && !this.planning && now >= this.notBefore_ms) void this.plan();
+    if (this.dirty && !this.planning && now >= this.notBefore_ms && this.deps.canPlan()) void this.plan();
   }
 
   private async plan(): Promise<void> {
@@ -265,6 +295,17 @@ export class CrmController {
         this.dirty = true; // plan again on the state that includes it
       }
       if (this.dirty || !this.deps.isLeader()) return;
+      const foreign = foreignPending(st, new Set(world.nodes.filter((n) => n.condition === "member").map((n) => n.name)), Date.now());
+      if (foreign) {
+        // An action an earlier DC asked for is still running: its result decides what is where
+        // (a pending promote is not yet a promotion). Its final record re-plans.
+        this.dirty = true;
+        this.notBefore_ms = performance.now() + 100;
+        if (this.lastWaitNote !== foreign) this.deps.log.info("crm", `waiting for ${foreign} (asked by an earlier DC) before planning`);
+        this.lastWaitNote = foreign;
+        return;
+      }
+      this.lastWaitNote = "";
       const { version, config, error } = this.current();
       if (!config) {
         if (error) this.warnings = [`configuration not usable: ${error}`];
@@ -327,10 +368,19 @@ export class CrmController {
       return this.checkFence(r, a.id, f, performance.now());
     }
     if (a.task === "do_shutdown") return this.complete(r, a.id, { ok: true, reason: "" });
+    if (a.task === "clear_failcount") {
+      // A CIB-only action (failures of a resource no longer configured): the DC records it.
+      if (a.resource === null || a.node === null) return this.complete(r, a.id, { ok: false, reason: `${a.key}: no resource or node` });
+      void this.deps
+        .propose({ kind: "fail-count", node: a.node, resource: a.resource, action: "reset", at_ms: Date.now() })
+        .catch((e: Error) => ({ ok: false as const, index: 0, reason: e.message }))
+        .then((res) => this.complete(r, a.id, res.ok ? { ok: true, reason: "" } : { ok: false, reason: res.reason }));
+      return;
+    }
     if (a.node === null) return this.complete(r, a.id, { ok: false, reason: `${a.key}: no node` });
     const version = this.current().version;
     if (a.node === this.deps.self) {
-      void this.deps.local.run(a, version).then((o) => this.waitApplied(r, a.id, o.index, { ok: o.ok, reason: o.reason }));
+      void this.deps.local.run(a, version, r.term).then((o) => this.waitApplied(r, a.id, o.index, { ok: o.ok, reason: o.reason }));
       return;
     }
     const msg: CrmExec = { svc: "crm-exec", dc: this.deps.self, term: r.term, tid: r.tid, aid: a.id, node: a.node, config_version: version, action: actionForWire(a) };

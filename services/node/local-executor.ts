@@ -11,6 +11,7 @@
 //   stopped, or a stop that found it not running; a failed stop, and a failed start when
 //   start-failure-is-fatal, set the count to INFINITY;
 // - a cancelled recurring monitor's entry is deleted.
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { type ApplyResult, type Command } from "../cib/cib.ts";
 import { recordDigest } from "../crm/cib-input.ts";
 import type { GraphAction } from "../crm/graph.ts";
@@ -38,6 +39,12 @@ export interface PrimitiveTable {
 
 export interface LocalExecutorDeps {
   node: string;
+  /**
+   * Where the definitions of resources run here are kept (tmpfs: they outlive a restart of the
+   * service, not a reboot). A resource removed from the configuration is still stopped with the
+   * agent and parameters it was started with, as Pacemaker stops an orphan.
+   */
+  knownFile?: string;
   incarnation: number;
   /** The configuration this node has applied (null before any). */
   primitives: () => PrimitiveTable | null;
@@ -78,7 +85,18 @@ export class LocalExecutor {
   private timer: ReturnType<typeof setInterval> | null = null;
   private closed = false;
 
+  /** Definitions of the primitives this node has run (see knownFile). */
+  private readonly known = new Map<string, PrimitiveDef>();
+
   constructor(private readonly deps: LocalExecutorDeps) {
+    if (deps.knownFile) {
+      try {
+        const raw = JSON.parse(readFileSync(deps.knownFile, "utf8")) as Record<string, PrimitiveDef>;
+        for (const [id, def] of Object.entries(raw)) if (def && typeof def === "object" && def.kind === "primitive") this.known.set(id, def);
+      } catch {
+        // none yet, or unreadable: orphans are then known only once this run sees them
+      }
+    }
     // Incarnations are milliseconds since the epoch and grow across restarts; a thousand call ids
     // per millisecond of restart gap keeps ids growing, and 1.8e15 stays a safe integer.
     this.callId = deps.incarnation * 1000;
@@ -92,10 +110,10 @@ export class LocalExecutor {
   }
 
   /** Run one action once per request id (a DC retransmits until it hears the outcome). */
-  runOnce(requestId: string, a: GraphAction, configVersion: number): Promise<ExecOutcome> {
+  runOnce(requestId: string, a: GraphAction, configVersion: number, dcTerm: number): Promise<ExecOutcome> {
     const known = this.seen.get(requestId);
     if (known) return known;
-    const p = this.run(a, configVersion);
+    const p = this.run(a, configVersion, dcTerm);
     this.seen.set(requestId, p);
     if (this.seen.size > 1000) this.seen.delete(this.seen.keys().next().value!);
     return p;
@@ -108,10 +126,11 @@ export class LocalExecutor {
    * Run one action. Operations on one instance run one after the other: a probe sent by a new DC
    * while a start is still running answers after the start, with the truth.
    */
-  run(a: GraphAction, configVersion: number): Promise<ExecOutcome> {
+  /** `dcTerm`: the Raft term of the DC that asked (absent for this node's own stops). */
+  run(a: GraphAction, configVersion: number, dcTerm?: number): Promise<ExecOutcome> {
     const key = primitiveOf(a.resource ?? "") || a.key;
     const prev = this.queues.get(key) ?? Promise.resolve();
-    const next = prev.then(() => this.runNow(a, configVersion));
+    const next = prev.then(() => this.runNow(a, configVersion, dcTerm));
     const tail = next.catch(() => undefined);
     this.queues.set(key, tail);
     void tail.then(() => {
@@ -120,10 +139,10 @@ export class LocalExecutor {
     return next;
   }
 
-  private async runNow(a: GraphAction, configVersion: number): Promise<ExecOutcome> {
+  private async runNow(a: GraphAction, configVersion: number, dcTerm: number | undefined): Promise<ExecOutcome> {
     const table = await this.tableAtLeast(configVersion);
     if (!table) return { ok: false, reason: `configuration version ${configVersion} has not reached ${this.deps.node} within ${CONFIG_WAIT_MS} ms`, index: 0 };
-    const d = dispatchFor(a, (id) => table.prims.get(id));
+    const d = dispatchFor(a, (id) => table.prims.get(id) ?? this.known.get(id));
     if (d.kind === "invalid") return { ok: false, reason: d.reason, index: 0 };
     if (d.kind === "cancel") {
       const resource = table.anonymous.has(primitiveOf(d.resource)) ? primitiveOf(d.resource) : d.resource;
@@ -139,6 +158,7 @@ export class LocalExecutor {
     const agent = this.agentFor(d.spec.class, d.spec.provider, d.spec.type);
     if (typeof agent === "string") return this.finish(a, table, d.request, null, { action: d.request.action, exec: "not-installed", rc: OCF_RC.ERR_INSTALLED, code: "not-installed", reason: agent, stdout: "", stderr: "", output_truncated: false });
     const instance = d.request.instance;
+    this.remember(primitiveOf(instance), table.prims.get(primitiveOf(instance)));
     if (a.task === "stop" || a.task === "demote" || a.task === "migrate_to") {
       // Monitors must not report a stop (or a demotion) as a failure.
       for (const k of this.recurring.cancelResource(instance)) this.recurringInfo.delete(k);
@@ -159,12 +179,27 @@ export class LocalExecutor {
         op_status: -1,
       };
       if (prim) pending.digest = recordDigest(prim, a.task, a.interval_ms, a.timeout_ms);
-      const r = await this.record({ kind: "op-result", node: this.deps.node, resource: instance, result: pending });
+      const cmd: Command = { kind: "op-result", node: this.deps.node, resource: instance, result: pending };
+      if (dcTerm !== undefined) cmd.dc_term = dcTerm;
+      const r = await this.record(cmd);
       if (!r.ok) return { ok: false, reason: `${a.task} ${instance} not run: ${r.reason}`, index: r.index };
     }
     if (a.task === "start" || a.task === "migrate_from") this.activeSet.set(instance, { primitive: primitiveOf(instance), since: ++this.startSeq });
     const result = await agent.run(d.request);
     return this.finish(a, table, d.request, agent, result);
+  }
+
+  private remember(id: string, def: PrimitiveDef | undefined): void {
+    if (!def || JSON.stringify(this.known.get(id)) === JSON.stringify(def)) return;
+    this.known.set(id, def);
+    if (!this.deps.knownFile) return;
+    try {
+      const tmp = `${this.deps.knownFile}.tmp`;
+      writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.known)), { mode: 0o600 });
+      renameSync(tmp, this.deps.knownFile);
+    } catch (e) {
+      this.deps.log.warn("crm", `cannot keep resource definitions in ${this.deps.knownFile}: ${(e as Error).message}`);
+    }
   }
 
   private async finish(a: GraphAction, table: PrimitiveTable, req: OpRequest, agent: Agent | null, result: OpResult): Promise<ExecOutcome> {
@@ -185,7 +220,7 @@ export class LocalExecutor {
       const harmlessProbe = probe && result.exec === "done" && (result.rc === 0 || result.rc === OCF_RC.NOT_RUNNING || result.rc === OCF_RC.RUNNING_PROMOTED);
       if (!harmlessProbe) fail = a.task === "stop" || (a.task === "start" && table.startFailureFatal) ? "infinity" : "increment";
     }
-    const prim = table.prims.get(primitiveOf(a.resource ?? instance));
+    const prim = table.prims.get(primitiveOf(a.resource ?? instance)) ?? this.known.get(primitiveOf(a.resource ?? instance));
     const rec = this.opRecord(a.task, a.interval_ms, result, expected, prim ? recordDigest(prim, a.task, a.interval_ms, a.timeout_ms) : undefined, verdict.reason);
     const logged = `${a.task}${a.interval_ms > 0 ? `(${a.interval_ms / 1000}s)` : ""} ${instance} on ${this.deps.node}`;
     if (verdict.ok) this.deps.log.info("crm", `${logged}: ok${probe ? ` (rc ${result.rc})` : ""}`);

@@ -201,6 +201,7 @@ export class NodeRuntime {
     const local = new LocalExecutor({
       node: this.cfg.node,
       incarnation,
+      knownFile: join(this.cfg.run_dir, "resource-definitions.json"),
       primitives: () => this.crm?.primitives() ?? null,
       propose: (cmd) => this.cibClient.propose(cmd),
       log: this.log,
@@ -214,6 +215,7 @@ export class NodeRuntime {
       cib: () => this.cib?.state ?? null,
       appliedIndex: () => this.cib?.raft.appliedIndex ?? 0,
       isLeader: () => this.cib !== null && this.cib.raft.leader() === this.selfId && this.core.quorumState.quorate,
+      canPlan: () => this.cib !== null && this.cib.raft.isDc() && this.cib.raft.appliedIndex >= this.cib.raft.commitIndex,
       term: () => this.cib?.raft.term ?? 0,
       world: () => this.world(),
       propose: (cmd) => this.cibClient.propose(cmd),

@@ -29,13 +29,24 @@ const volumeName = z.string().regex(NAME, "must name a configured volume");
 const requestSchema = z.discriminatedUnion("cmd", [
   z.object({ cmd: z.literal("status") }).strict(),
   z.object({ cmd: z.literal("create"), volume: volumeName, force: z.boolean().default(false), assume_clean: z.boolean().default(false) }).strict(),
-  z.object({ cmd: z.enum(["up", "down", "secondary", "connect", "disconnect", "verify", "invalidate"]), volume: volumeName }).strict(),
+  z
+    .object({
+      cmd: z.literal("up"),
+      volume: volumeName,
+      /** The node attribute that carries this node's promotion score (`master-<primitive>`), kept by the service from now on. */
+      promotion_attr: z.string().regex(/^master-[A-Za-z0-9_.-]{1,64}$/, "must be master-<primitive id>").optional(),
+    })
+    .strict(),
+  z.object({ cmd: z.enum(["down", "secondary", "connect", "disconnect", "verify", "invalidate"]), volume: volumeName }).strict(),
   z.object({ cmd: z.literal("primary"), volume: volumeName, force: z.boolean().default(false) }).strict(),
   z.object({ cmd: z.literal("resolve-split-brain"), volume: volumeName, discard: z.literal("local") }).strict(),
 ]);
 type Request = z.infer<typeof requestSchema>;
 
 export const outdatedAttr = (volume: string): string => `volume-outdated-${volume}`;
+
+/** The promotion score of an UpToDate disk (the figure DRBD's agent uses). */
+export const UPTODATE_PROMOTION_SCORE = "10000";
 
 /** The same on both hosts without coordination: both compute it from the names in the config. */
 export function volumeUuid(cluster: string, v: VolumeConfig): string {
@@ -98,6 +109,18 @@ interface Managed {
   attrChain: Promise<unknown>;
   /** Bumped when the volume goes down, so a retry loop of an older attachment stops. */
   epoch: number;
+  /**
+   * The resource manager's promotion score for this volume on this node (`master-<primitive>`,
+   * named by the hapd:volume agent at start and kept in the up marker): the service publishes it
+   * whenever the disk state changes, as DRBD's agent does with crm_master, so the scheduler only
+   * proposes an UpToDate disk for promotion and notices at once when a disk becomes one.
+   */
+  promotionAttr: string | null;
+  /** The score last committed in the cluster (undefined: not known yet). */
+  publishedScore: string | null | undefined;
+  scorePublishing: boolean;
+  /** Whether the cluster has answered whether this disk is Outdated since the volume came up. */
+  markKnown: boolean;
 }
 
 export interface VolumeServiceOptions {
@@ -110,6 +133,8 @@ export interface VolumeServiceOptions {
   restore?: boolean;
   /** How often the fencing request is retried while the cluster does not answer (ms). */
   fenceRetry_ms?: number;
+  /** How long a volume brought back at start waits for the cluster to say whether it is Outdated (ms). */
+  restoreWait_ms?: number;
 }
 
 export class VolumeService {
@@ -135,7 +160,7 @@ export class VolumeService {
     this.attrs = new ClusterAttrs(o.clusterSocket ?? join(c.run_dir, "hapd.sock"));
     this.upDir = join(c.state_dir, "volumes");
     for (const v of c.volumes ?? []) {
-      this.volumes.set(v.name, { cfg: v, vol: null, nbd: null, attachError: "", splitBrain: null, lastVerify: null, preserved: [], sync: null, peerMark: undefined, fencing: "", clearing: false, lastMarkPoll_ms: 0, chain: Promise.resolve(), attrChain: Promise.resolve(), epoch: 0 });
+      this.volumes.set(v.name, { cfg: v, vol: null, nbd: null, attachError: "", splitBrain: null, lastVerify: null, preserved: [], sync: null, peerMark: undefined, fencing: "", clearing: false, lastMarkPoll_ms: 0, chain: Promise.resolve(), attrChain: Promise.resolve(), epoch: 0, promotionAttr: null, publishedScore: undefined, scorePublishing: false, markKnown: false });
     }
   }
 
@@ -146,9 +171,14 @@ export class VolumeService {
     if (this.o.restore ?? true) {
       // A restarted service (crash, upgrade) brings back what was up, as Secondary: promotion
       // is the resource manager's (or the operator's) decision, never automatic.
+      // In the background: the cluster service starts beside this one, and whether the peer
+      // outdated this disk while it was away is the cluster's answer (up() waits for it a while).
       for (const m of this.volumes.values()) {
-        if (!fs.existsSync(this.upMarker(m))) continue;
-        await this.serial(m, () => this.up(m)).catch((e: Error) => this.o.log.error("volume", `${m.cfg.name}: not brought back up: ${e.message}`));
+        const marker = this.upMarker(m);
+        if (!fs.existsSync(marker)) continue;
+        const attr = fs.readFileSync(marker, "utf8").trim();
+        if (/^master-[A-Za-z0-9_.-]{1,64}$/.test(attr)) m.promotionAttr = attr;
+        void this.serial(m, () => this.up(m, { waitForCluster_ms: this.o.restoreWait_ms ?? 20_000 })).catch((e: Error) => this.o.log.error("volume", `${m.cfg.name}: not brought back up: ${e.message}`));
       }
     }
     this.o.log.info("volume", `volume service ready: ${[...this.volumes.keys()].join(", ") || "no volumes"} (peer ${this.peer.name})`);
@@ -248,6 +278,10 @@ export class VolumeService {
         case "create":
           return { ok: true, message: this.create(m, req.force, req.assume_clean) };
         case "up":
+          if (req.promotion_attr !== undefined && req.promotion_attr !== m.promotionAttr) {
+            m.promotionAttr = req.promotion_attr;
+            m.publishedScore = undefined;
+          }
           return { ok: true, message: await this.up(m) };
         case "down":
           return { ok: true, message: await this.down(m) };
@@ -313,10 +347,14 @@ export class VolumeService {
       : `${v.name}: metadata created, Inconsistent; after \`up\` on both hosts, \`hapd volume primary ${v.name} --force\` on the host whose data is the reference starts the initial full sync`;
   }
 
-  async up(m: Managed): Promise<string> {
+  async up(m: Managed, opts: { waitForCluster_ms?: number } = {}): Promise<string> {
     const v = m.cfg;
-    if (m.vol) return `${v.name}: already up`;
+    if (m.vol) {
+      if (m.promotionAttr) fs.writeFileSync(this.upMarker(m), `${m.promotionAttr}\n`);
+      return `${v.name}: already up`;
+    }
     m.attachError = "";
+    m.markKnown = false;
     try {
       if (!fs.existsSync(v.meta)) throw new Refused(`volume ${v.name}: no metadata at ${v.meta}: \`hapd volume create ${v.name}\` first`);
       if (!fs.existsSync(v.backing)) throw new Refused(`volume ${v.name}: backing ${v.backing} does not exist`);
@@ -327,10 +365,16 @@ export class VolumeService {
       if (meta.uuid !== uuid) throw new Refused(`volume ${v.name}: ${v.meta} holds another volume's metadata (uuid ${meta.uuid}, expected ${uuid}); refusing to attach`);
       // The peer may have outdated us while we were down: the local flag must say so before the
       // core starts (a handshake or promotion reads it).
-      const mark = await this.myMark(v.name).catch((e: Error) => {
-        this.o.log.warn("volume", `${v.name}: cannot ask the cluster whether the peer outdated this disk: ${e.message}`);
-        return null;
-      });
+      const mark = await this.markWithin(v.name, opts.waitForCluster_ms ?? 0).then(
+        (value) => {
+          m.markKnown = true;
+          return value;
+        },
+        (e: Error) => {
+          this.o.log.warn("volume", `${v.name}: cannot ask the cluster whether the peer outdated this disk: ${e.message}`);
+          return null;
+        },
+      );
       if (mark !== null) markOutdated(v.name, v.meta, size_bytes, this.o.log, mark);
       const epoch = ++m.epoch;
       m.vol = await Volume.open({
@@ -359,7 +403,7 @@ export class VolumeService {
       m.attachError = (e as Error).message;
       throw e;
     }
-    fs.writeFileSync(this.upMarker(m), "");
+    fs.writeFileSync(this.upMarker(m), m.promotionAttr ? `${m.promotionAttr}\n` : "");
     return `${v.name}: up (Secondary, ${m.vol.core.diskState}), connecting to ${this.peer.name}`;
   }
 
@@ -375,6 +419,9 @@ export class VolumeService {
     m.sync = null;
     await vol.close();
     fs.rmSync(this.upMarker(m), { force: true });
+    // A stopped instance must not keep a promotion score behind (best effort: the next up or
+    // the resource manager's stop of the node's instances supersede it).
+    this.publishScore(m);
     return `${m.cfg.name}: down`;
   }
 
@@ -436,6 +483,46 @@ export class VolumeService {
     return this.attrs.get(this.self.name, outdatedAttr(volume));
   }
 
+  /** myMark, retried for up to `wait_ms` while the cluster does not answer (it may be starting). */
+  private async markWithin(volume: string, wait_ms: number): Promise<string | null> {
+    const deadline = Date.now() + wait_ms;
+    for (;;) {
+      try {
+        return await this.myMark(volume);
+      } catch (e) {
+        if (Date.now() >= deadline) throw e;
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** The promotion score this node's disk deserves now: only a disk known UpToDate gets one. */
+  private wantedScore(m: Managed): string | null {
+    const vol = m.vol;
+    if (!vol || !m.markKnown || m.splitBrain !== null) return null;
+    return vol.core.diskState === "UpToDate" ? UPTODATE_PROMOTION_SCORE : null;
+  }
+
+  /** Publishes the promotion score when it changed; retried by the next tick when the cluster cannot commit it. */
+  private publishScore(m: Managed): void {
+    const attr = m.promotionAttr;
+    if (!attr || m.scorePublishing) return;
+    const want = this.wantedScore(m);
+    if (want === m.publishedScore) return;
+    m.scorePublishing = true;
+    void this.attrSerial(m, () => this.attrs.set(this.self.name, attr, want))
+      .then(
+        () => {
+          m.publishedScore = want;
+          this.o.log.info("volume", `${m.cfg.name}: promotion score ${want ?? "removed"} (${attr})`);
+        },
+        () => undefined,
+      )
+      .finally(() => {
+        m.scorePublishing = false;
+      });
+  }
+
   /**
    * The Volume's fencing hook. Retries until the cluster commits the mark: a Primary that cannot
    * reach the cluster keeps its I/O frozen rather than risk the peer being promoted with older data.
@@ -465,8 +552,24 @@ export class VolumeService {
   /** Periodic: resync progress, and clearing the peer's Outdated mark once it is UpToDate again. */
   private tick(): void {
     for (const m of this.volumes.values()) {
+      this.publishScore(m);
       const vol = m.vol;
       if (!vol) continue;
+      if (!m.markKnown && vol.core.role === "Secondary" && vol.core.conn !== "Connected") {
+        // Came up while the cluster could not answer: until it does, this disk is not proposed for promotion.
+        const epoch = m.epoch;
+        void this.myMark(m.cfg.name).then(
+          (mark) => {
+            if (m.epoch !== epoch || m.vol !== vol) return;
+            if (mark !== null && vol.core.diskState === "UpToDate" && vol.core.conn !== "Connected" && vol.core.role === "Secondary") vol.outdate();
+            m.markKnown = true;
+          },
+          () => undefined,
+        );
+      } else if (!m.markKnown && vol.core.conn === "Connected") {
+        // Connected: the handshake with the peer settled who is newer.
+        m.markKnown = true;
+      }
       const syncing = vol.core.repl === "SyncSource" || vol.core.repl === "SyncTarget";
       if (syncing && !m.sync) m.sync = { total: Math.max(1, vol.core.outOfSyncRegions), t0_ms: Date.now() };
       if (!syncing) m.sync = null;

@@ -16,7 +16,8 @@ export const nbdSocketPath = (runDir: string, volume: string): string => join(ru
 export type VolumeCommand =
   | { cmd: "status" }
   | { cmd: "create"; volume: string; force?: boolean; assume_clean?: boolean }
-  | { cmd: "up" | "down" | "secondary" | "connect" | "disconnect" | "verify" | "invalidate"; volume: string }
+  | { cmd: "up"; volume: string; promotion_attr?: string }
+  | { cmd: "down" | "secondary" | "connect" | "disconnect" | "verify" | "invalidate"; volume: string }
   | { cmd: "primary"; volume: string; force?: boolean }
   | { cmd: "resolve-split-brain"; volume: string; discard: "local" };
 

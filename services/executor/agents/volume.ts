@@ -5,6 +5,12 @@
 //   demote = secondary, monitor = 0 Secondary, 8 Primary, 7 down (or no volume service).
 // The service, not this agent, holds the state: the agent is a thin, stateless client, so an
 // executor restart loses nothing.
+//
+// Promotion score: the scheduler promotes an instance only where its promotion score (node
+// attribute `master-<primitive id>`) is positive, as in Pacemaker. DRBD's agent sets it with
+// crm_master from its monitor; here the agent names the attribute at start and the volume service
+// keeps it in line with the disk from then on (UpToDate → 10000; Outdated, Inconsistent, down,
+// unknown → removed), at once when the disk state changes rather than at the next monitor.
 import type { BuiltinContext, BuiltinImpl } from "./builtin.ts";
 import { type AgentAction, type AgentMetadata, OCF_RC } from "./types.ts";
 import { VolumeServiceDown, type VolumeCommand, type VolumeDetail, type VolumeReply, requestVolume } from "../../replication/status-client.ts";
@@ -30,6 +36,11 @@ const METADATA: AgentMetadata = {
 
 type Result = number | { rc: number; reason: string };
 
+/** `master-<primitive>`: the clone instance's id without its `:N` suffix (crm_master's name). */
+export function promotionAttr(instance: string): string {
+  return `master-${instance.replace(/:\d+$/, "")}`;
+}
+
 export class VolumeAgent implements BuiltinImpl {
   readonly type = "volume";
   readonly metadata = METADATA;
@@ -37,7 +48,11 @@ export class VolumeAgent implements BuiltinImpl {
   /** runDir: the node's run_dir (the node registers the agent with its configuration's). */
   constructor(private readonly opts: { runDir?: string } = {}) {}
 
-  async run(action: AgentAction, ctx: BuiltinContext): Promise<Result> {
+  run(action: AgentAction, ctx: BuiltinContext): Promise<Result> {
+    return this.act(action, ctx);
+  }
+
+  private async act(action: AgentAction, ctx: BuiltinContext): Promise<Result> {
     const volume = ctx.params["volume"] ?? "";
     const runDir = ctx.params["run_dir"] ?? this.opts.runDir ?? process.env["HAPD_RUN_DIR"] ?? "/run/hapd";
     const ask = async (req: VolumeCommand): Promise<VolumeReply | "down"> => {
@@ -74,7 +89,7 @@ export class VolumeAgent implements BuiltinImpl {
         return s.role === "Primary" ? OCF_RC.RUNNING_PROMOTED : OCF_RC.SUCCESS;
       }
       case "start": {
-        const r = await act({ cmd: "up", volume });
+        const r = await act({ cmd: "up", volume, promotion_attr: promotionAttr(ctx.instance) });
         if (r !== OCF_RC.SUCCESS) return r;
         // Started means Secondary: a volume left Primary by an earlier life is demoted.
         const s = await state();
