@@ -181,6 +181,13 @@ describe("DC housekeeping", () => {
     expect(housekeeping(st, world("fenced"), new Map())).toEqual([{ kind: "forget-node", node: "host-a", keep_fail_counts: false }]);
   });
 
+  it("leaves stonith resources (from an imported Pacemaker CIB) and their constraints out: the fencing service fences", () => {
+    const yaml = `resources:\n  - { id: vm1, agent: "ocf:heartbeat:Dummy" }\n  - { id: fence-a, agent: "stonith:fence_ipmilan" }\nconstraints:\n  - { location: l2, resource: fence-a, node: host-a, score: -INFINITY }\n  - { order: o, first: fence-a, then: vm1 }\n`;
+    const c = runtimeConfig({ yaml }, HOSTS, ARBS);
+    expect(c.resources.map((r) => r.id)).toEqual(["vm1"]);
+    expect(c.constraints.map((x) => x.id)).toEqual(["hapd-arbitrator-runs-nothing-vm1"]);
+  });
+
   it("names the primitives of anonymous clones", () => {
     const yaml = `resources:\n  - clone: c1\n    resource: { id: p1, agent: "hapd:marker" }\n  - clone: c2\n    meta: { globally-unique: "true" }\n    resource: { id: p2, agent: "hapd:marker" }\n  - { id: p3, agent: "hapd:marker" }\n`;
     expect([...anonymousClonePrimitives(runtimeConfig({ yaml }, HOSTS, ARBS))]).toEqual(["p1"]);

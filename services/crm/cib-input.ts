@@ -117,6 +117,14 @@ export function anonymousClonePrimitives(config: ClusterConfig): Set<string> {
 export function runtimeConfig(doc: ConfigDoc, hosts: readonly string[], arbitrators: readonly string[]): ClusterConfig {
   const config = parseCrmYaml(doc.yaml, "CIB configuration", [...hosts, ...arbitrators]);
   config.properties["hapd-builtin-fencing"] = "true";
+  // stonith-class primitives (an imported Pacemaker configuration has them) are not run: the
+  // fencing service fences with the node configuration's BMCs and watchdogs. They, and the
+  // constraints that name them, are left out of what the DC schedules.
+  const fencingDevices = new Set(config.resources.filter((r) => r.kind === "primitive" && r.class === "stonith").map((r) => r.id));
+  if (fencingDevices.size > 0) {
+    config.resources = config.resources.filter((r) => !fencingDevices.has(r.id));
+    config.constraints = config.constraints.filter((c) => (c.kind === "location" ? !fencingDevices.has(c.rsc) : c.kind === "colocation" ? !fencingDevices.has(c.rsc) && !fencingDevices.has(c.withRsc) : !fencingDevices.has(c.first) && !fencingDevices.has(c.then)));
+  }
   for (const [rsc, node] of Object.entries(doc.moves ?? {})) {
     config.constraints.push({ kind: "location", id: `cli-prefer-${rsc}`, rsc, node, score: INFINITY, rules: [] });
   }
