@@ -15,10 +15,11 @@
 // Modem control lines (DTR/RTS/CTS...) are not used by the cluster's line and are reported as
 // unsupported rather than faked.
 import { spawnSync } from "node:child_process";
-import { closeSync, constants, existsSync, mkdirSync, openSync, read, readFileSync, realpathSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, mkdirSync, openSync, read, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions } from "@serialport/bindings-interface";
 
-const LOCK_DIR = process.env.HAPD_LOCK_DIR ?? "/run/lock";
+/** Read at each use: tests point it elsewhere after this module is loaded. */
+const lockDir = (): string => process.env.HAPD_LOCK_DIR ?? "/run/lock";
 
 function lockPath(device: string): string {
   let real = device;
@@ -28,7 +29,7 @@ function lockPath(device: string): string {
     real = device;
   }
   // UUCP names the lock after the device below /dev ("ttyS1", "pts/3" as "pts_3").
-  return `${LOCK_DIR}/LCK..${real.replace(/^\/dev\//, "").replace(/\//g, "_")}`;
+  return `${lockDir()}/LCK..${real.replace(/^\/dev\//, "").replace(/\//g, "_")}`;
 }
 
 function pidAlive(pid: number): boolean {
@@ -40,16 +41,44 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Does that process have the device open? A lock left by a process killed with SIGKILL names a
+ * pid that may since belong to someone else; UUCP's "is the pid alive" alone would call the line
+ * busy forever. Where /proc cannot tell (another user's process), the lock is honoured.
+ */
+function holdsDevice(pid: number, device: string): boolean {
+  let real: string;
+  try {
+    real = realpathSync(device);
+  } catch {
+    return true;
+  }
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return true;
+  }
+  for (const fd of fds) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`) === real) return true;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return false;
+}
+
 /** Lines this process holds: the lock file alone cannot tell two openers in one process apart. */
 const heldHere = new Set<string>();
 
 function takeLock(device: string): string {
-  mkdirSync(LOCK_DIR, { recursive: true });
+  mkdirSync(lockDir(), { recursive: true });
   const path = lockPath(device);
   if (heldHere.has(path)) throw Object.assign(new Error(`${device} busy: already open in this process`), { code: "EBUSY" });
   try {
     const holder = Number(readFileSync(path, "utf8").trim());
-    if (holder && holder !== process.pid && pidAlive(holder)) throw Object.assign(new Error(`${device} busy: locked by pid ${holder}`), { code: "EBUSY" });
+    if (holder && holder !== process.pid && pidAlive(holder) && holdsDevice(holder, device)) throw Object.assign(new Error(`${device} busy: locked by pid ${holder}`), { code: "EBUSY" });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EBUSY") throw e;
   }

@@ -115,10 +115,11 @@ export class CrmController {
   private lastWaitNote = "";
   private cache: { version: number; config: ClusterConfig | null; table: PrimitiveTable | null; error: string | null } = { version: -1, config: null, table: null, error: null };
   private readonly prevCondition = new Map<string, NodeCondition>();
-  private readonly timer: ReturnType<typeof setInterval>;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
 
   constructor(private readonly deps: CrmDeps) {
-    this.timer = setInterval(() => this.tick(), 50);
+    this.schedule();
   }
 
   // ---- configuration, shared by both halves ------------------------------------------------
@@ -328,6 +329,8 @@ export class CrmController {
       this.deps.log.info("crm", `transition ${running.tid} (config ${version}): ${real.length} actions`);
       for (const l of lines) this.deps.log.info("crm", `transition ${running.tid}: ${l.trim().replace(/\s+/g, " ")}`);
       this.handle(running, core.start());
+      if (this.timer) clearTimeout(this.timer);
+      this.schedule();
     } finally {
       this.planning = false;
     }
@@ -442,7 +445,24 @@ export class CrmController {
     this.handle(r, r.core.complete(aid, outcome));
   }
 
+  /**
+   * The loop's own clock: every 50 ms while a transition runs (retransmissions, deadlines, the
+   * fencing confirmation are on the failover's critical path), every 500 ms when idle (recheck
+   * only; changes arrive through kick()), so an idle node stays idle.
+   */
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(
+      () => {
+        this.tick();
+        this.schedule();
+      },
+      this.running ? 50 : 500,
+    );
+  }
+
   close(): void {
-    clearInterval(this.timer);
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
   }
 }

@@ -101,7 +101,8 @@ export class LocalExecutor {
     // per millisecond of restart gap keeps ids growing, and 1.8e15 stays a safe integer.
     this.callId = deps.incarnation * 1000;
     // Recurring monitors are due at most this late; 100 ms is well inside any monitor interval.
-    this.timer = setInterval(() => this.tickRecurring(), 100);
+    // Without monitors (the arbitrator, an idle host) the timer is not armed at all.
+    this.timer = null;
   }
 
   /** Instances that may be active here (started and not known stopped). */
@@ -233,6 +234,7 @@ export class LocalExecutor {
       const key = `${instance}_monitor_${a.interval_ms}`;
       this.recurring.add({ key, resource: instance, request: req }, result.rc, performance.now());
       this.recurringInfo.set(key, { expected, agent, prim, timeout_ms: a.timeout_ms });
+      this.armRecurring();
     }
     return { ok: verdict.ok, reason: verdict.reason, index: recorded.index };
   }
@@ -283,7 +285,18 @@ export class LocalExecutor {
     }
   }
 
+  /** Arm the 100 ms clock while any recurring monitor exists; disarm it when none is left. */
+  private armRecurring(): void {
+    if (this.closed) return;
+    if (this.recurring.size > 0 && this.timer === null) this.timer = setInterval(() => this.tickRecurring(), 100);
+    if (this.recurring.size === 0 && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+
   private tickRecurring(): void {
+    this.armRecurring();
     for (const e of this.recurring.tick(performance.now())) {
       if (e.kind !== "run") continue;
       const info = this.recurringInfo.get(e.op.key);
