@@ -261,11 +261,13 @@ export async function buildProgram(): Promise<CommandType> {
     .action(async (o: { config: string; node?: string; labDir: string; json?: boolean }) => {
       const r = await ask(o, { cmd: "crm-show" });
       if (o.json) {
-        out(JSON.stringify({ version: r.version, yaml: r.yaml, nodes: r.nodes }, null, 2));
+        out(JSON.stringify({ version: r.version, yaml: r.yaml, moves: r.moves, target_roles: r.target_roles, nodes: r.nodes }, null, 2));
         return;
       }
       out(`# CIB configuration version ${String(r.version)}`);
       out(typeof r.yaml === "string" ? r.yaml : "# (no resource configuration yet: hapd crm configure FILE)");
+      for (const [rsc, node] of Object.entries((r.moves ?? {}) as Record<string, string>)) out(`# moved: ${rsc} prefers ${node} (cli-prefer-${rsc}, INFINITY; hapd resource clear ${rsc})`);
+      for (const [rsc, role] of Object.entries((r.target_roles ?? {}) as Record<string, string>)) out(`# held: ${rsc} target-role ${role} (a restart in progress)`);
       for (const [n, st] of Object.entries((r.nodes ?? {}) as Record<string, { standby?: boolean; maintenance?: boolean }>)) {
         const flags = [st.standby ? "standby" : "", st.maintenance ? "maintenance" : ""].filter(Boolean).join(", ");
         if (flags) out(`# node ${n}: ${flags}`);

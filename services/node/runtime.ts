@@ -485,8 +485,8 @@ export class NodeRuntime {
         return { ok: true, history: this.fenceHistory() };
       case "crm-show": {
         const st = this.cibClient.state();
-        const doc = st?.config.doc as { yaml?: unknown } | null | undefined;
-        return { ok: true, version: st?.config.version ?? 0, yaml: typeof doc?.yaml === "string" ? doc.yaml : null, nodes: st?.nodes ?? {} };
+        const doc = st?.config.doc as { yaml?: unknown; moves?: unknown; target_roles?: unknown } | null | undefined;
+        return { ok: true, version: st?.config.version ?? 0, yaml: typeof doc?.yaml === "string" ? doc.yaml : null, moves: doc?.moves ?? {}, target_roles: doc?.target_roles ?? {}, nodes: st?.nodes ?? {} };
       }
       case "crm-configure": {
         if (typeof req.yaml !== "string") return { ok: false, error: "crm-configure needs yaml" };
