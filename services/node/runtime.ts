@@ -172,7 +172,10 @@ export class NodeRuntime {
     });
     if (!this.supervisor) this.log.warn("node", "running without a supervisor (no watchdog, no restarts): use `hapd node` in production");
     this.infoTimer = setInterval(() => void this.shareNodeInfo(), 1000);
-    this.cibTimer = setInterval(() => this.cibStep(() => this.cib?.tick()), 50);
+    // 100 ms ticks: heartbeats every 300 ms, elections after 1–2 s of silence. Failover does not
+    // wait for that timeout: membership detects a lost leader first (cibLeaderCheck), and an idle
+    // node wakes less.
+    this.cibTimer = setInterval(() => this.cibStep(() => this.cib?.tick()), 100);
     await this.startStatusServer();
     this.apply(this.core.start(this.now()));
     // Half a heartbeat interval: failure detection is late by at most this much, and an idle node
@@ -270,7 +273,7 @@ export class NodeRuntime {
     for (const line of opened.report) this.log.warn("cib", line);
     const rings = [LINK_ID.ring0, LINK_ID.ring1];
     return new CibReplica({
-      raft: { id: this.selfId, voters: this.cfg.nodes.filter((n) => n.votes > 0).map((n) => n.id), randomSeed: randomInt(1, 2 ** 31) },
+      raft: { id: this.selfId, voters: this.cfg.nodes.filter((n) => n.votes > 0).map((n) => n.id), randomSeed: randomInt(1, 2 ** 31), electionTicks: 10, heartbeatTicks: 3 },
       storage: opened.storage,
       restored: opened.state,
       // On one ring, the first that is up (Raft retransmits by itself), never on the serial line:
