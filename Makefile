@@ -8,7 +8,7 @@ VITEST   := $(BUN) --bun node_modules/.bin/vitest
 SOURCES  := $(shell find services ipmi tui -name '*.ts' -not -name '*.test.ts' 2>/dev/null) package.json
 # What the lab, the tests and the benchmarks use from Debian.
 DEBS_RUN   := iproute2 socat nftables openipmi ipmitool resource-agents
-DEBS_TEST  := $(DEBS_RUN) fence-agents tmux pacemaker-cli-utils resource-agents qemu-utils libnbd-bin
+DEBS_TEST  := $(DEBS_RUN) fence-agents tmux pacemaker-cli-utils resource-agents qemu-utils libnbd-bin qemu-system-x86 busybox-static linux-image-amd64
 DEBS_REF   := corosync pacemaker pacemaker-cli-utils crmsh resource-agents fence-agents bc
 
 .PHONY: deps deps-test build test test-sim demo demo-down bench typecheck clean

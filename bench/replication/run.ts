@@ -76,6 +76,35 @@ async function rawDirect_MBps(): Promise<number> {
   return round(median(xs));
 }
 
+async function replicated(label: string, encrypt: boolean): Promise<Record<string, number>> {
+  const keyBytes = randomBytes(32);
+  const key = new ClusterKey(keyBytes);
+  const uuid = randomUUID();
+  const current = newGeneration();
+  for (const n of ["a", "b"]) {
+    writeFileSync(f(`${n}.img`), new Uint8Array(SIZE_BYTES));
+    Volume.format(f(`${n}.meta`), "vol0", { uuid, size_bytes: SIZE_BYTES, current, assumeClean: true });
+  }
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const common = { name: "vol0", key, peerAddress: { host: "127.0.0.1", port }, linkEncryption: encrypt };
+  // The Secondary runs in its own process, as it would on the other host; it cannot be reached
+  // to be outdated here, so fencing is off for this measurement (it is not on the write path).
+  const a = await Volume.open({ ...common, dataPath: f("a.img"), metaPath: f("a.meta"), nodeId: 1, peerId: 2, config: { fencing: "none" } });
+  const peerArgs = [join(import.meta.dirname, "peer.ts"), f("b.img"), f("b.meta"), String(port), Buffer.from(keyBytes).toString("hex"), encrypt ? "encrypt" : "mac-only"];
+  const peer = spawn(process.execPath, peerArgs, { stdio: ["ignore", "pipe", "inherit"] });
+  for (let i = 0; i < 1000 && a.core.repl !== "Established"; i++) await new Promise((r) => setTimeout(r, 10));
+  if (!a.promote().ok) throw new Error("promotion failed");
+  const rsock = f("r.sock");
+  const rserver = new NbdServer({ socketPath: rsock, exportName: "vol0", backend: a });
+  await rserver.listen();
+  const out = await measure(label, `nbd+unix:///vol0?socket=${rsock}`);
+  await rserver.close();
+  await a.close();
+  peer.kill("SIGTERM");
+  await new Promise((r) => peer.once("exit", r));
+  return out;
+}
+
 async function main(): Promise<void> {
   for (const tool of ["nbdcopy", "qemu-img", "qemu-nbd"]) {
     if (!(await run("sh", ["-c", `command -v ${tool}`]).then(() => true, () => false))) throw new Error(`${tool} missing: apt-get install qemu-utils libnbd-bin`);
@@ -96,7 +125,8 @@ async function main(): Promise<void> {
 
   // Ours, unreplicated.
   writeFileSync(f("o.img"), new Uint8Array(SIZE_BYTES));
-  const backend = await FileBackend.open(f("o.img"));
+  // O_DIRECT for aligned writes, as qemu-nbd --cache=none (and as Volume does).
+  const backend = await FileBackend.open(f("o.img"), { direct: true });
   const osock = f("o.sock");
   const server = new NbdServer({ socketPath: osock, exportName: "disk0", backend });
   await server.listen();
@@ -104,30 +134,10 @@ async function main(): Promise<void> {
   await server.close();
   await backend.close();
 
-  // Ours, replicated with protocol C over loopback TCP to a second process.
-  const keyBytes = randomBytes(32);
-  const key = new ClusterKey(keyBytes);
-  const uuid = randomUUID();
-  const current = newGeneration();
-  for (const n of ["a", "b"]) {
-    writeFileSync(f(`${n}.img`), new Uint8Array(SIZE_BYTES));
-    Volume.format(f(`${n}.meta`), "vol0", { uuid, size_bytes: SIZE_BYTES, current, assumeClean: true });
-  }
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const common = { name: "vol0", key, peerAddress: { host: "127.0.0.1", port } };
-  // The Secondary runs in its own process, as it would on the other host; it cannot be reached
-  // to be outdated here, so fencing is off for this measurement (it is not on the write path).
-  const a = await Volume.open({ ...common, dataPath: f("a.img"), metaPath: f("a.meta"), nodeId: 1, peerId: 2, config: { fencing: "none" } });
-  const peer = spawn(process.execPath, [join(import.meta.dirname, "peer.ts"), f("b.img"), f("b.meta"), String(port), Buffer.from(keyBytes).toString("hex")], { stdio: ["ignore", "pipe", "inherit"] });
-  for (let i = 0; i < 1000 && a.core.repl !== "Established"; i++) await new Promise((r) => setTimeout(r, 10));
-  if (!a.promote().ok) throw new Error("promotion failed");
-  const rsock = f("r.sock");
-  const rserver = new NbdServer({ socketPath: rsock, exportName: "vol0", backend: a });
-  await rserver.listen();
-  const repl = await measure("hapd NBD, replicated C", `nbd+unix:///vol0?socket=${rsock}`);
-  await rserver.close();
-  await a.close();
-  peer.kill("SIGTERM");
+  // Ours, replicated with protocol C over loopback TCP to a second process: with the link
+  // encrypted (the default) and authenticated only (link_encryption: false).
+  const repl = await replicated("hapd NBD, replicated C", true);
+  const replMac = await replicated("replicated C, link auth-only", false);
 
   const rs = RESYNC_MIB > 0 ? await resyncAndVerify(dir, RESYNC_MIB, join(import.meta.dirname, "peer.ts")) : {};
   if (RESYNC_MIB > 0) {
@@ -146,8 +156,10 @@ async function main(): Promise<void> {
     qemu_nbd: ref,
     hapd_nbd_file: ours,
     hapd_nbd_replicated_c: repl,
+    hapd_nbd_replicated_c_auth_only: replMac,
     ratio_file_write_vs_qemu_nbd: round(ours.write_MBps! / ref.write_MBps!, 2),
     ratio_replicated_write_vs_qemu_nbd: round(repl.write_MBps! / ref.write_MBps!, 2),
+    ratio_replicated_auth_only_write_vs_qemu_nbd: round(replMac.write_MBps! / ref.write_MBps!, 2),
     target_replicated_write_ratio: 0.7,
     ratio_replicated_sync4k_p50_vs_qemu_nbd: round(repl.sync4k_p50_us! / ref.sync4k_p50_us!, 2),
   });

@@ -217,6 +217,13 @@ function applyCommand(s: CibState, cmd: Command): { state: CibState; reason: str
         }
         if (Object.keys(perNode).length > 0) resources[id] = perNode;
       }
+      // A fenced node's promotion scores go with it (Pacemaker erases its transient attributes):
+      // it must not be chosen for promotion from what it was before it was switched off.
+      const n = own(s.nodes, cmd.node);
+      if (!cmd.keep_fail_counts && n && Object.keys(n.attributes).some((k) => k.startsWith("master-"))) {
+        const attributes = Object.fromEntries(Object.entries(n.attributes).filter(([k]) => !k.startsWith("master-")));
+        return { state: withNode({ ...s, resources }, cmd.node, { ...n, attributes }), reason: null };
+      }
       return { state: { ...s, resources }, reason: null };
     }
     case "fail-count": {

@@ -21,6 +21,7 @@ interface CommonOpts {
   force?: boolean;
   assumeClean?: boolean;
   discardLocal?: boolean;
+  allowTwoPrimaries?: boolean;
 }
 
 const ACTIONS: ReadonlyArray<{ name: string; args: string; about: string }> = [
@@ -47,7 +48,10 @@ export function registerVolumeCli(program: Command, defaultConfig: string): void
       .option("-c, --config <file>", "node configuration", defaultConfig)
       .option("--run-dir <dir>", "the node's run directory (default: run_dir of the configuration)");
     if (a.name === "status") c.option("--json", "machine-readable output");
-    if (a.name === "primary") c.option("--force", "promote an Outdated or Inconsistent disk: writes the peer acknowledged may be LOST");
+    if (a.name === "primary") {
+      c.option("--force", "promote an Outdated or Inconsistent disk: writes the peer acknowledged may be LOST");
+      c.option("--allow-two-primaries", "become Primary beside a Primary peer (live-migration window; needs allow_two_primaries: true on both hosts, the peers in sync, protocol C)");
+    }
     if (a.name === "create") c.option("--force", "replace existing metadata").option("--assume-clean", "both hosts' disks are already identical (e.g. zeroed): skip the initial full sync");
     if (a.name === "resolve-split-brain") c.option("--discard-local", "this node is the victim: its changes since the split are replaced by the peer's");
     c.action(async (volume: string | undefined, o: CommonOpts) => {
@@ -77,7 +81,7 @@ async function runAction(action: string, volume: string | undefined, o: CommonOp
       req = { cmd: "create", volume: volume!, force: o.force ?? false, assume_clean: o.assumeClean ?? false };
       break;
     case "primary":
-      req = { cmd: "primary", volume: volume!, force: o.force ?? false };
+      req = { cmd: "primary", volume: volume!, force: o.force ?? false, allow_two_primaries: o.allowTwoPrimaries ?? false };
       if (o.force) process.stderr.write(`hapd: WARNING: forcing ${volume} Primary: if this disk is Outdated or Inconsistent, writes the peer acknowledged are lost, and a split brain follows when the peers meet\n`);
       break;
     case "resolve-split-brain":

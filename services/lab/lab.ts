@@ -381,6 +381,9 @@ resources:
       id: vol0-r
       agent: "hapd:volume"
       params: { volume: vol0 }
+      operations:
+        - { name: monitor, interval: 3s, timeout: 10s, role: Unpromoted }
+        - { name: monitor, interval: 2s, timeout: 10s, role: Promoted }
   - id: disk-user
     agent: "hapd:marker"
     # The machine's private /run: a path in the (shared) lab directory would make it run everywhere.

@@ -81,6 +81,11 @@ interface Running {
   actions: number;
 }
 
+function stripInstance(resource: string): string {
+  const i = resource.lastIndexOf(":");
+  return i > 0 && /^\d+$/.test(resource.slice(i + 1)) ? resource.slice(0, i) : resource;
+}
+
 /** A pending record older than this is taken as Pacemaker takes it (the action may have happened). */
 const FOREIGN_PENDING_MAX_MS = 120_000;
 
@@ -218,8 +223,16 @@ export class CrmController {
 
   private isOwnResult(cmd: Extract<Command, { kind: "op-result" }>): boolean {
     if (!this.running) return false;
-    for (const r of this.running.remotes.values()) if (r.node === cmd.node && r.msg.action.resource === cmd.resource && r.msg.action.interval_ms === cmd.result.interval_ms) return true;
-    return this.running.core.graph.actions.some((a) => a.node === cmd.node && a.resource === cmd.resource && a.interval_ms === cmd.result.interval_ms && this.running!.core.state(a.id) === "running");
+    // An anonymous clone's results are recorded under the primitive id ("vol0-r"), the graph
+    // names the instance ("vol0-r:0"): compare without the instance number.
+    const same = (resource: string | null) => resource !== null && (resource === cmd.resource || stripInstance(resource) === cmd.resource);
+    for (const r of this.running.remotes.values()) if (r.node === cmd.node && same(r.msg.action.resource) && r.msg.action.interval_ms === cmd.result.interval_ms) return true;
+    return this.running.core.graph.actions.some((a) => a.node === cmd.node && same(a.resource) && a.interval_ms === cmd.result.interval_ms && this.running!.core.state(a.id) === "running");
+  }
+
+  /** Any entry applied (a leader's no-op too): a DC waiting to be allowed to plan can go now. */
+  committed(): void {
+    if (this.dirty && !this.running) this.kick();
   }
 
   /** A node's answer to one of our requests. */
@@ -302,6 +315,7 @@ export class CrmController {
         // (a pending promote is not yet a promotion). Its final record re-plans.
         this.dirty = true;
         this.notBefore_ms = performance.now() + 100;
+        setTimeout(() => this.kick(), 100);
         if (this.lastWaitNote !== foreign) this.deps.log.info("crm", `waiting for ${foreign} (asked by an earlier DC) before planning`);
         this.lastWaitNote = foreign;
         return;
@@ -347,7 +361,10 @@ export class CrmController {
         this.kick();
         // After a failure, a short pause: the next plan reacts to the recorded failure, and a
         // flapping agent cannot spin the DC.
-        if (rep.outcome !== "complete") this.notBefore_ms = performance.now() + 200;
+        if (rep.outcome !== "complete") {
+          this.notBefore_ms = performance.now() + 200;
+          setTimeout(() => this.kick(), 200);
+        }
         continue;
       }
       this.dispatch(r, e.action);

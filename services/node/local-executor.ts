@@ -160,9 +160,19 @@ export class LocalExecutor {
     if (typeof agent === "string") return this.finish(a, table, d.request, null, { action: d.request.action, exec: "not-installed", rc: OCF_RC.ERR_INSTALLED, code: "not-installed", reason: agent, stdout: "", stderr: "", output_truncated: false });
     const instance = d.request.instance;
     this.remember(primitiveOf(instance), table.prims.get(primitiveOf(instance)));
-    if (a.task === "stop" || a.task === "demote" || a.task === "migrate_to") {
-      // Monitors must not report a stop (or a demotion) as a failure.
-      for (const k of this.recurring.cancelResource(instance)) this.recurringInfo.delete(k);
+    if (a.task === "stop" || a.task === "demote" || a.task === "promote" || a.task === "migrate_to") {
+      // Monitors must not report a stop, or a role change, as a failure: a monitor of the old role
+      // would read the new role as "unexpected". The graph starts the new role's monitor after.
+      const cancelled = this.recurring.cancelResource(instance);
+      for (const k of cancelled) this.recurringInfo.delete(k);
+      if (a.task === "promote" || a.task === "demote") {
+        // Their records go too, as Pacemaker deletes a cancelled monitor's entry: a record of the
+        // old role's monitor would otherwise be judged against the new role.
+        for (const k of cancelled) {
+          const r = await this.record({ kind: "op-delete", node: this.deps.node, resource: instance, key: k.slice(instance.length + 1) });
+          if (!r.ok) this.deps.log.warn("crm", `${k}: could not delete its record: ${r.reason}`);
+        }
+      }
     }
     if (RECORD_PENDING.has(a.task)) {
       // Pacemaker's record-pending: the CIB says "start pending here" before the agent runs, so a

@@ -286,6 +286,7 @@ export class NodeRuntime {
           const d = decodeCommand(entry.data);
           this.crm.cibApplied(d.ok ? d.value : null, result);
         }
+        this.crm?.committed();
       },
     });
   }

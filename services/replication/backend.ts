@@ -3,6 +3,7 @@
 // connection's writes covers them all (that is what makes CAN_MULTI_CONN honest).
 import { constants as fsc } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
+import { directWritable } from "./aligned.ts";
 
 export interface BlockBackend {
   readonly size_bytes: number;
@@ -21,15 +22,28 @@ export interface BlockBackend {
 const ZERO_CHUNK_BYTES = 1024 * 1024;
 
 export class FileBackend implements BlockBackend {
+  /** Writes that go around the page cache (O_DIRECT), when asked for and the file system allows it. */
+  directWrites = 0;
+
   private constructor(
     private readonly fh: FileHandle,
     readonly size_bytes: number,
     readonly path: string,
+    /**
+     * A second descriptor with O_DIRECT: aligned writes (1 MiB from QEMU, nbdcopy, a Secondary
+     * applying them) skip the page-cache copy and the later writeback, as qemu-nbd --cache=none
+     * does. Reads and unaligned writes use `fh`; Linux keeps the two coherent (a direct write
+     * flushes and invalidates the cached pages of its range), and fdatasync on either covers both.
+     */
+    private readonly direct: FileHandle | null = null,
   ) {}
 
   /** Opens an existing file or block device; size is its current size (a file is not grown). */
-  static async open(path: string, opts: { readOnly?: boolean } = {}): Promise<FileBackend> {
+  static async open(path: string, opts: { readOnly?: boolean; direct?: boolean } = {}): Promise<FileBackend> {
     const fh = await open(path, opts.readOnly ? fsc.O_RDONLY : fsc.O_RDWR);
+    let direct: FileHandle | null = null;
+    // tmpfs and some file systems refuse O_DIRECT (EINVAL): then every write is buffered.
+    if (opts.direct && !opts.readOnly) direct = await open(path, fsc.O_RDWR | fsc.O_DIRECT).catch(() => null);
     try {
       const st = await fh.stat();
       let size = st.size;
@@ -37,15 +51,17 @@ export class FileBackend implements BlockBackend {
         // stat() reports 0 for a block device; its end is its size.
         size = await blockDeviceSize(fh);
       }
-      return new FileBackend(fh, size, path);
+      return new FileBackend(fh, size, path, direct);
     } catch (e) {
+      await direct?.close();
       await fh.close();
       throw e;
     }
   }
 
   async read(offset_bytes: number, length_bytes: number): Promise<Uint8Array> {
-    const buf = new Uint8Array(length_bytes);
+    // No zero fill for large reads: the buffer is returned only once every byte was read into it.
+    const buf = length_bytes >= 65_536 ? new Uint8Array(Buffer.allocUnsafeSlow(length_bytes).buffer, 0, length_bytes) : new Uint8Array(length_bytes);
     let done = 0;
     while (done < length_bytes) {
       const { bytesRead } = await this.fh.read(buf, done, length_bytes - done, offset_bytes + done);
@@ -56,10 +72,17 @@ export class FileBackend implements BlockBackend {
   }
 
   async write(offset_bytes: number, data: Uint8Array, fua: boolean): Promise<void> {
+    let target = this.fh;
+    if (this.direct && directWritable(offset_bytes, data)) {
+      target = this.direct;
+      this.directWrites++;
+    }
     let done = 0;
     while (done < data.byteLength) {
-      const { bytesWritten } = await this.fh.write(data, done, data.byteLength - done, offset_bytes + done);
+      const { bytesWritten } = await target.write(data, done, data.byteLength - done, offset_bytes + done);
       done += bytesWritten;
+      // The rest of a short write may not be aligned any more: it goes through the page cache.
+      target = this.fh;
     }
     if (fua) await this.fh.datasync();
   }
@@ -82,6 +105,7 @@ export class FileBackend implements BlockBackend {
   }
 
   async close(): Promise<void> {
+    await this.direct?.close();
     await this.fh.close();
   }
 }

@@ -152,10 +152,24 @@ export class ReplicationCore {
 
   // ---- commands ----
 
-  promote(force = false): PromoteResult {
+  /**
+   * `twoPrimaries`: the explicit request to become a second Primary beside a Primary peer (the
+   * live-migration window). Granted only when the configuration allows it, the peers are
+   * connected and in sync (Established, no resync), this disk is UpToDate and the protocol is C,
+   * so each side's writes are on both disks before either acknowledges them.
+   */
+  promote(force = false, twoPrimaries = false): PromoteResult {
     if (this.role === "Primary") return { ok: true, message: "already Primary", effects: [] };
     if (this.conn === "Handshake") return { ok: false, message: `volume ${this.cfg.volume}: handshake with the peer in progress; retry`, effects: [] };
-    if (this.peerRole === "Primary") return { ok: false, message: `volume ${this.cfg.volume}: the peer is Primary; dual-primary is not enabled`, effects: [] };
+    if (twoPrimaries) {
+      const v = this.cfg.volume;
+      if (!this.cfg.allowTwoPrimaries) return { ok: false, message: `volume ${v}: dual-primary is not allowed by the configuration (allow_two_primaries: true on both hosts)`, effects: [] };
+      if (this.conn !== "Connected" || this.repl !== "Established") return { ok: false, message: `volume ${v}: dual-primary needs the peer connected and in sync (now ${this.conn}${this.conn === "Connected" ? `/${this.repl}` : ""})`, effects: [] };
+      if (this.cfg.protocol !== "C") return { ok: false, message: `volume ${v}: dual-primary needs protocol C (this volume uses ${this.cfg.protocol})`, effects: [] };
+      if (this.diskState !== "UpToDate" || force) return { ok: false, message: `volume ${v}: dual-primary needs an UpToDate disk and no --force (disk ${this.diskState})`, effects: [] };
+    } else if (this.peerRole === "Primary") {
+      return { ok: false, message: `volume ${this.cfg.volume}: the peer is Primary${this.cfg.allowTwoPrimaries ? "; a second Primary needs the explicit request (--allow-two-primaries)" : "; dual-primary is not enabled"}`, effects: [] };
+    }
     const out: Effect[] = [];
     const ds = this.diskState;
     if (ds !== "UpToDate") {
@@ -562,6 +576,11 @@ export class ReplicationCore {
     }
   }
 
+  /** Both nodes are Primary by explicit request (the peer's writes then arrive here too). */
+  private dualPrimary(): boolean {
+    return this.cfg.allowTwoPrimaries && this.role === "Primary" && this.peer?.role === "Primary";
+  }
+
   /** Why a message cannot be right in the current state, or null. */
   private invalid(msg: PeerMsg): string | null {
     const regions = this.meta.bitmap.regions;
@@ -570,7 +589,7 @@ export class ReplicationCore {
         return this.conn === "Handshake" ? null : "hello after the handshake";
       case "data":
         if (msg.data.byteLength === 0 || msg.offset_bytes + msg.data.byteLength > this.meta.size_bytes) return `write of ${msg.data.byteLength} bytes at ${msg.offset_bytes} is outside the volume`;
-        return this.role === "Primary" ? "replicated write sent to a Primary" : null;
+        return this.role === "Primary" && !this.dualPrimary() ? "replicated write sent to a Primary" : null;
       case "rs-data": {
         if (msg.region >= regions) return `resync region ${msg.region} beyond the last region ${regions - 1}`;
         const expected = Math.min(this.meta.region_bytes, this.meta.size_bytes - msg.region * this.meta.region_bytes);
@@ -582,9 +601,10 @@ export class ReplicationCore {
       case "ov-rep":
         return msg.region < regions ? null : `verify of region ${msg.region} beyond the last region`;
       case "role":
-        // Two promotions crossed on the wire: dual-primary is not enabled, so part now; the
-        // generations tell the story at the next handshake.
-        return msg.role === "Primary" && this.role === "Primary" ? "both nodes became Primary at once" : null;
+        // Two promotions crossed on the wire while dual-primary is not allowed (or not in sync):
+        // part now; the generations tell the story at the next handshake.
+        if (msg.role !== "Primary" || this.role !== "Primary") return null;
+        return this.cfg.allowTwoPrimaries && this.conn === "Connected" && this.repl === "Established" ? null : "both nodes became Primary at once";
       default:
         return null;
     }

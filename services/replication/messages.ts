@@ -12,6 +12,11 @@ export const MSG_BITMAP_MAX_BYTES = 8 * 1024 * 1024;
 
 const T = { hello: 1, data: 2, flush: 3, ack: 4, "rs-data": 5, "rs-ack": 6, "rs-done": 7, "ov-req": 8, "ov-rep": 9, role: 10 } as const;
 const DIGEST_BYTES = 32;
+export const MSG_TYPE_DATA = T.data;
+export const MSG_TYPE_RS_DATA = T["rs-data"];
+/** Bytes before the payload of a data message (version, type, seq, offset, fua, length) and of rs-data. */
+export const DATA_HEADER_BYTES = 1 + 1 + 8 + 8 + 1 + 4;
+export const RS_DATA_HEADER_BYTES = 1 + 1 + 4 + 4;
 const PROTOCOLS: Protocol[] = ["A", "B", "C"];
 const ROLES: Role[] = ["Primary", "Secondary"];
 const ACK_KINDS = ["recv", "write", "flush"] as const;

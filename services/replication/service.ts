@@ -38,7 +38,7 @@ const requestSchema = z.discriminatedUnion("cmd", [
     })
     .strict(),
   z.object({ cmd: z.enum(["down", "secondary", "connect", "disconnect", "verify", "invalidate"]), volume: volumeName }).strict(),
-  z.object({ cmd: z.literal("primary"), volume: volumeName, force: z.boolean().default(false) }).strict(),
+  z.object({ cmd: z.literal("primary"), volume: volumeName, force: z.boolean().default(false), allow_two_primaries: z.boolean().default(false) }).strict(),
   z.object({ cmd: z.literal("resolve-split-brain"), volume: volumeName, discard: z.literal("local") }).strict(),
 ]);
 type Request = z.infer<typeof requestSchema>;
@@ -286,7 +286,7 @@ export class VolumeService {
         case "down":
           return { ok: true, message: await this.down(m) };
         case "primary":
-          return { ok: true, message: await this.primary(m, req.force) };
+          return { ok: true, message: await this.primary(m, req.force, req.allow_two_primaries) };
         case "secondary":
           return { ok: true, message: await this.secondary(m) };
         case "connect":
@@ -385,8 +385,9 @@ export class VolumeService {
         peerId: this.peer.id,
         key: this.o.key,
         peerAddress: { host: this.listenHost, port: v.peer_port },
-        config: { protocol: v.protocol, splitBrain: v.split_brain },
+        config: { protocol: v.protocol, splitBrain: v.split_brain, allowTwoPrimaries: v.allow_two_primaries },
         resyncRate_bytes_s: v.resync_rate_mib_s * 1024 * 1024,
+        linkEncryption: v.link_encryption,
         outdatePeer: () => this.outdatePeer(m, epoch),
         log: (level, message) => {
           if (level === "error") this.o.log.error("volume", message);
@@ -425,10 +426,11 @@ export class VolumeService {
     return `${m.cfg.name}: down`;
   }
 
-  async primary(m: Managed, force: boolean): Promise<string> {
+  async primary(m: Managed, force: boolean, twoPrimaries = false): Promise<string> {
     const vol = this.attached(m);
     const name = m.cfg.name;
     if (vol.core.role === "Primary") return `${name}: already Primary`;
+    if (twoPrimaries && vol.core.peerRole !== "Primary") this.o.log.info("volume", `${name}: --allow-two-primaries requested, but ${this.peer.name} is not Primary: an ordinary promotion`);
     const withPeer = vol.core.conn === "Connected" && vol.core.repl !== "Off";
     if (!withPeer) {
       // Away from the peer, only the cluster knows whether the peer went on writing without us.
@@ -445,8 +447,9 @@ export class VolumeService {
         vol.outdate();
       }
     }
-    const r = vol.promote(force);
+    const r = vol.promote(force, twoPrimaries && vol.core.peerRole === "Primary");
     if (!r.ok) throw new Refused(r.message);
+    if (vol.core.peerRole === "Primary") this.o.log.warn("volume", `${name}: DUAL-PRIMARY with ${this.peer.name} on explicit request: both may write; demote one as soon as the migration is over`);
     if (force && r.message !== "promoted") this.o.log.error("volume", `${name}: ${r.message}: writes acknowledged by the peer after it lost this node may be lost; a split brain is reported when they meet`);
     m.nbd = new NbdServer({ socketPath: nbdSocketPath(this.o.cfg.run_dir, name), exportName: name, backend: vol, log: (l) => this.o.log.warn("volume", l) });
     await m.nbd.listen();

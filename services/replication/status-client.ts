@@ -18,7 +18,7 @@ export type VolumeCommand =
   | { cmd: "create"; volume: string; force?: boolean; assume_clean?: boolean }
   | { cmd: "up"; volume: string; promotion_attr?: string }
   | { cmd: "down" | "secondary" | "connect" | "disconnect" | "verify" | "invalidate"; volume: string }
-  | { cmd: "primary"; volume: string; force?: boolean }
+  | { cmd: "primary"; volume: string; force?: boolean; allow_two_primaries?: boolean }
   | { cmd: "resolve-split-brain"; volume: string; discard: "local" };
 
 /** Everything `hapd volume status` shows; `VolumeReport` (the node status contract) is a subset. */

@@ -19,6 +19,13 @@ export interface CoreConfig {
   /** block: stop taking writes until the queue drains; disconnect: drop the peer and resync later. */
   congestion: "block" | "disconnect";
   resyncInFlightMax: number;
+  /**
+   * Dual-primary (DRBD's allow-two-primaries), for a live migration's window: the peer may be
+   * promoted while this node is Primary, and a second promotion here is possible on explicit
+   * request. Both hosts must say so. It does not arbitrate concurrent writes to the same blocks
+   * from both sides: the one user (QEMU migrating) writes from one side at a time.
+   */
+  allowTwoPrimaries: boolean;
   /** A fresh random 64-bit generation id (crypto in production, seeded in the simulator). */
   newGeneration: () => bigint;
 }
@@ -30,6 +37,7 @@ export const DEFAULT_CONFIG: Omit<CoreConfig, "nodeId" | "volume" | "newGenerati
   sendQueueMax_bytes: 64 * 1024 * 1024,
   congestion: "block",
   resyncInFlightMax: 8,
+  allowTwoPrimaries: false,
 };
 
 export type PeerMsg =

@@ -25,6 +25,10 @@ export interface VolumeOptions {
   outdatePeer?: () => Promise<boolean>;
   /** Divergent regions of a split-brain victim are copied here before being overwritten. */
   preserveDir?: string;
+  /** Aligned writes of the backing file with O_DIRECT where the file system allows it (default true). */
+  directIo?: boolean;
+  /** Encrypt the peer link (default) or only authenticate it (config `link_encryption`). */
+  linkEncryption?: boolean;
   /** Resync bandwidth cap (bytes/s) on the source's reads; 0 or absent = unpaced. */
   resyncRate_bytes_s?: number;
   log?: (level: string, message: string) => void;
@@ -63,6 +67,7 @@ export class Volume implements BlockBackend {
       peerId: o.peerId,
       volume: o.name,
       listen: o.peerAddress,
+      encrypt: o.linkEncryption ?? true,
       onUp: () => this.run(this.core.transportUp()),
       onMessage: (m) => this.run(this.core.receive(m)),
       onDown: (reason) => this.run(this.core.transportDown(reason)),
@@ -82,7 +87,7 @@ export class Volume implements BlockBackend {
 
   /** Attaches (refusing bad metadata with a MetadataError naming the volume) and starts the link. */
   static async open(o: VolumeOptions): Promise<Volume> {
-    const backend = await FileBackend.open(o.dataPath);
+    const backend = await FileBackend.open(o.dataPath, { direct: o.directIo ?? true });
     const metaFd = fs.openSync(o.metaPath, "r+");
     try {
       const store = MetaStore.attach(new FdMetaDevice(fs, metaFd), o.name, { size_bytes: backend.size_bytes });
@@ -103,8 +108,8 @@ export class Volume implements BlockBackend {
     return this.backend.size_bytes;
   }
 
-  promote(force = false): { ok: boolean; message: string } {
-    const r = this.core.promote(force);
+  promote(force = false, twoPrimaries = false): { ok: boolean; message: string } {
+    const r = this.core.promote(force, twoPrimaries);
     this.run(r.effects);
     return r;
   }

@@ -75,6 +75,17 @@ const volumeSchema = z
     split_brain: z.enum(["disconnect", "discard-zero-changes"]).default("disconnect"),
     /** Resync bandwidth cap in MiB/s; 0 = as fast as the in-flight window allows. */
     resync_rate_mib_s: z.number().int().min(0).max(100_000).default(0),
+    /**
+     * Let both hosts be Primary at once, on explicit request (`hapd volume primary NAME
+     * --allow-two-primaries`), for a live migration's window; protocol C only. Set it on both hosts.
+     */
+    allow_two_primaries: z.boolean().default(false),
+    /**
+     * Encrypt the replication link (AES-256-GCM, default) or only authenticate it (the same
+     * GCM tag over the plaintext, DRBD's default): on a private backplane, the cheaper choice
+     * (docs/replication.md, benchmark). Both hosts must agree, or the link does not come up.
+     */
+    link_encryption: z.boolean().default(true),
   })
   .strict();
 

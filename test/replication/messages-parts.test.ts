@@ -1,7 +1,7 @@
 // encodeMessageParts (the transport's copy-free path) must put the same bytes on the wire as
 // encodeMessage, and a decoded payload is a view of its frame (no copy), equal to what was sent.
 import { describe, expect, it } from "vitest";
-import { decodeMessage, encodeMessage, encodeMessageParts } from "../../services/replication/messages.ts";
+import { DATA_HEADER_BYTES, RS_DATA_HEADER_BYTES, decodeMessage, encodeMessage, encodeMessageParts } from "../../services/replication/messages.ts";
 import type { PeerMsg } from "../../services/replication/types.ts";
 
 const join = (parts: Uint8Array[]) => Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)));
@@ -23,6 +23,11 @@ describe("message parts", () => {
       expect(d.ok).toBe(true);
       if (d.ok) expect(d.msg).toEqual(m);
     }
+  });
+  it("puts a payload exactly DATA_HEADER_BYTES / RS_DATA_HEADER_BYTES into its message (the transport aligns it there)", () => {
+    expect(encodeMessageParts(msgs[0]!)[0]!.byteLength).toBe(DATA_HEADER_BYTES);
+    expect(encodeMessageParts(msgs[1]!)[0]!.byteLength).toBe(DATA_HEADER_BYTES);
+    expect(encodeMessageParts(msgs[2]!)[0]!.byteLength).toBe(RS_DATA_HEADER_BYTES);
   });
   it("hands a data payload over as a view of the decoded frame", () => {
     const whole = encodeMessage(msgs[0]!);

@@ -260,6 +260,14 @@ describe.skipIf(!haveTools)("volume service: two hosts, control socket, fencing 
     expect((await op("b", "stop")).rc).toBe(0);
     expect((await op("b", "start")).rc).toBe(0);
     expect((await op("b", "monitor")).rc).toBe(0);
+    // The start named the promotion-score attribute (master-<primitive>): the service publishes
+    // it for an UpToDate disk, and removes it when the instance stops.
+    await until(() => cluster.attrs.get("hv-b/master-vol0-clone") === "10000", "b's promotion score");
+    expect(cluster.attrs.has("hv-a/master-vol0-clone")).toBe(false);
+    expect((await op("b", "stop")).rc).toBe(0);
+    await until(() => !cluster.attrs.has("hv-b/master-vol0-clone"), "the score removed at stop");
+    expect((await op("b", "start")).rc).toBe(0);
+    await until(() => cluster.attrs.get("hv-b/master-vol0-clone") === "10000", "the score back after start");
     const missing = await agent("b").run({ action: "start", instance: "x", params: {}, timeout_ms: 5000, interval_ms: 0 });
     expect(missing.reason).toMatch(/required parameter "volume"/);
     // No volume service at all: not running.

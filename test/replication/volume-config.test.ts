@@ -24,9 +24,9 @@ function error(text: string): string {
 }
 
 describe("volumes in the node configuration", () => {
-  it("accepts a volume with defaults (protocol C, disconnect on split brain, unpaced resync)", () => {
+  it("accepts a volume with defaults (protocol C, disconnect on split brain, unpaced resync, one Primary)", () => {
     const c = parseConfig(base("ha", vol("vm1", 7789)), "/etc/hapd/n.yaml");
-    expect(c.volumes).toEqual([{ name: "vm1", backing: "/d/vm1.img", meta: "/d/vm1.meta", peer_port: 7789, protocol: "C", split_brain: "disconnect", resync_rate_mib_s: 0 }]);
+    expect(c.volumes).toEqual([{ name: "vm1", backing: "/d/vm1.img", meta: "/d/vm1.meta", peer_port: 7789, protocol: "C", split_brain: "disconnect", resync_rate_mib_s: 0, allow_two_primaries: false, link_encryption: true }]);
   });
   it("refuses what cannot work, naming the field", () => {
     expect(error(base("arb", vol("vm1", 7789)))).toMatch(/n\.yaml: volumes: only a host holds replicated volumes/);

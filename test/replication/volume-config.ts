@@ -12,6 +12,7 @@ export interface VolNodeOpts {
   protocol?: "A" | "B" | "C";
   splitBrain?: "disconnect" | "discard-zero-changes";
   resyncRateMib?: number;
+  allowTwoPrimaries?: boolean;
 }
 
 /** Writes DIR/<node>/hapd.yaml (and its state/run dirs live there too); returns the file. */
@@ -37,7 +38,7 @@ volumes:
     protocol: ${o.protocol ?? "C"}
     split_brain: ${o.splitBrain ?? "disconnect"}
     resync_rate_mib_s: ${o.resyncRateMib ?? 0}
-`;
+${o.allowTwoPrimaries ? "    allow_two_primaries: true\n" : ""}`;
   const file = join(base, "hapd.yaml");
   writeFileSync(file, yaml);
   return file;

@@ -1,0 +1,58 @@
+// Profiling harness for the replicated write path (not part of `make bench`): a Primary in this
+// process serving NBD, the Secondary in bench/replication/peer.ts, nbdcopy -C1 --flush of SIZE MiB.
+// Run with `bun --cpu-prof-md --cpu-prof-dir=DIR bench/replication/profile.ts [size_mib] [runs]`;
+// PEER_PROF=DIR profiles the Secondary too; LINK=mac-only authenticates the link without
+// encrypting it. Prints MB/s per run.
+import { execFile, spawn } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { NbdServer } from "../../services/replication/nbd/server.ts";
+import { Volume, newGeneration } from "../../services/replication/volume.ts";
+import { ClusterKey } from "../../services/shared/wire.ts";
+
+const run = promisify(execFile);
+const SIZE_MIB = Number(process.argv[2] ?? 256);
+const RUNS = Number(process.argv[3] ?? 3);
+const dir = mkdtempSync(join(tmpdir(), "hapd-prof-repl-"));
+const f = (n: string) => join(dir, n);
+const size = SIZE_MIB * 1024 * 1024;
+writeFileSync(f("src.raw"), randomBytes(size));
+const keyBytes = randomBytes(32);
+const uuid = randomUUID();
+const current = newGeneration();
+for (const n of ["a", "b"]) {
+  writeFileSync(f(`${n}.img`), new Uint8Array(size));
+  Volume.format(f(`${n}.meta`), "vol0", { uuid, size_bytes: size, current, assumeClean: true });
+}
+const port = 20000 + Math.floor(Math.random() * 20000);
+const encrypt = process.env.LINK !== "mac-only";
+const a = await Volume.open({ name: "vol0", key: new ClusterKey(keyBytes), linkEncryption: encrypt, directIo: process.env.DIRECT !== "0", peerAddress: { host: "127.0.0.1", port }, dataPath: f("a.img"), metaPath: f("a.meta"), nodeId: 1, peerId: 2, config: { fencing: "none" } });
+const peerArgs = process.env.PEER_PROF ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.PEER_PROF}`] : [];
+const peer = spawn(process.execPath, [...peerArgs, join(import.meta.dirname, "peer.ts"), f("b.img"), f("b.meta"), String(port), Buffer.from(keyBytes).toString("hex"), encrypt ? "encrypt" : "mac-only"], { stdio: ["ignore", "pipe", "inherit"] });
+for (let i = 0; i < 1000 && a.core.repl !== "Established"; i++) await new Promise((r) => setTimeout(r, 10));
+if (!a.promote().ok) throw new Error("promotion failed");
+const sock = f("r.sock");
+const server = new NbdServer({ socketPath: sock, exportName: "vol0", backend: a });
+await server.listen();
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+const cpuOf = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+};
+for (let i = 0; i < RUNS; i++) {
+  const t0 = performance.now();
+  const c0 = [cpuOf(process.pid), cpuOf(peer.pid!)];
+  await run("nbdcopy", ["-C", "1", "--flush", ...(process.env.REQ ? [`--request-size=${process.env.REQ}`] : []), f("src.raw"), `nbd+unix:///vol0?socket=${sock}`]);
+  const s = (performance.now() - t0) / 1000;
+  const c1 = [cpuOf(process.pid), cpuOf(peer.pid!)];
+  console.log(`replicated C write: ${(size / 1e6 / s).toFixed(1)} MB/s in ${s.toFixed(2)} s; CPU Primary ${(c1[0]! - c0[0]!).toFixed(2)} s, Secondary ${(c1[1]! - c0[1]!).toFixed(2)} s`);
+}
+await server.close();
+await a.close();
+peer.kill("SIGTERM");
+await new Promise((r) => peer.once("exit", r));
+rmSync(dir, { recursive: true, force: true });
+process.exit(0);
