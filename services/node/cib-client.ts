@@ -39,12 +39,22 @@ export class CibClient {
     return this.replica()?.state ?? null;
   }
 
-  /** Propose and wait for the outcome; rejects on timeout or when no leader takes it. */
+  /** A fresh command id of this node's session, for a caller that may propose the same command again. */
+  newId(): { origin: string; seq: number } {
+    this.seq += 1;
+    return { origin: this.origin, seq: this.seq };
+  }
+
+  /**
+   * Propose and wait for the outcome; rejects on timeout or when no leader takes it. A command
+   * that already carries an id of this node (newId) keeps it: proposing it again after a timeout
+   * applies it at most once.
+   */
   propose(cmd: Command, timeout_ms = 8000): Promise<ApplyResult> {
     const replica = this.replica();
     if (!replica) return Promise.reject(new Error("the CIB is not running on this node"));
-    this.seq += 1;
-    const withId = { ...cmd, id: { origin: this.origin, seq: this.seq } } as Command;
+    const id = cmd.id && cmd.id.origin === this.origin ? cmd.id : this.newId();
+    const withId = { ...cmd, id } as Command;
     // A command that does not validate is the caller's bug or bad input: refuse it here, before
     // it reaches the replica (whose errors stop the process, as storage errors must).
     try {
@@ -52,7 +62,7 @@ export class CibClient {
     } catch (e) {
       return Promise.reject(e as Error);
     }
-    const key = String(this.seq);
+    const key = String(id.seq);
     return new Promise((resolve, reject) => {
       let lastReason = "";
       const send = () =>

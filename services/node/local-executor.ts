@@ -49,6 +49,8 @@ export interface LocalExecutorDeps {
   /** The configuration this node has applied (null before any). */
   primitives: () => PrimitiveTable | null;
   propose: (cmd: Command) => Promise<ApplyResult>;
+  /** A command id to propose one command more than once (applied at most once). */
+  newId?: () => { origin: string; seq: number };
   log: Logger;
   agents?: AgentOptions;
 }
@@ -238,7 +240,7 @@ export class LocalExecutor {
     else this.deps.log.warn("crm", `${logged}: ${verdict.reason}`);
     const cmd: Command = { kind: "op-result", node: this.deps.node, resource: instance, result: rec };
     if (fail) cmd.fail = fail;
-    const recorded = await this.record(cmd);
+    const recorded = await this.recordFinal(cmd);
     if (!recorded.ok) return { ok: false, reason: `${verdict.ok ? "done" : verdict.reason}; ${recorded.reason}`, index: recorded.index };
     if (verdict.ok && a.task === "monitor" && a.interval_ms > 0 && agent && prim) {
       const key = `${instance}_monitor_${a.interval_ms}`;
@@ -263,6 +265,24 @@ export class LocalExecutor {
     if (digest !== undefined) rec.digest = digest;
     if (reason !== "") rec.exit_reason = reason.slice(0, 500);
     return rec;
+  }
+
+  /**
+   * A result must reach the CIB: until it does, the pending record says the action may still be
+   * running and the DC waits for it. Retry through leader changes for up to a minute (the same
+   * command id, so it applies once); a node that cannot commit for that long has lost quorum and
+   * is being fenced or self-fenced anyway.
+   */
+  private async recordFinal(command: Command): Promise<ExecOutcome> {
+    const deadline = performance.now() + 60_000;
+    const cmd: Command = this.deps.newId ? { ...command, id: this.deps.newId() } : command;
+    for (;;) {
+      const r = await this.record(cmd);
+      // Refused by the state machine is final; only "not committed" is worth another try.
+      if (r.ok || r.index > 0 || this.closed || !this.deps.newId || performance.now() > deadline) return r;
+      this.deps.log.warn("crm", `recording ${cmd.kind} for ${"resource" in cmd ? cmd.resource : "?"} again: ${r.reason}`);
+      await new Promise((res) => setTimeout(res, 500));
+    }
   }
 
   private async record(cmd: Command): Promise<ExecOutcome> {

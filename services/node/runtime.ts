@@ -207,6 +207,7 @@ export class NodeRuntime {
       knownFile: join(this.cfg.run_dir, "resource-definitions.json"),
       primitives: () => this.crm?.primitives() ?? null,
       propose: (cmd) => this.cibClient.propose(cmd),
+      newId: () => this.cibClient.newId(),
       log: this.log,
       agents: { env_extra: { HA_RSCTMP: rsctmp }, builtins: new Map([...DEFAULT_BUILTINS, ["volume", () => new VolumeAgent({ runDir: this.cfg.run_dir })]]) },
     });

@@ -81,6 +81,10 @@ describe.skipIf(skip !== null)(`resource manager in the netns lab${skip ? ` (ski
   }, 120_000);
 
   afterAll(() => {
+    // Keep the node logs (the lab directory goes with --down): a failure here is read from them.
+    const keep = "/tmp/hapd-crm-lab-logs";
+    run(["mkdir", "-p", keep]);
+    for (const n of ["host-a", "host-b", "arb"]) run(["cp", join(DIR, n, "node.log"), join(keep, `${n}.log`)]);
     run([HAPD, "demo", "--down", "--dir", DIR]);
   });
 
