@@ -2,6 +2,7 @@
 // malformed or hostile message is refused with a reason and never reaches a core.
 import * as z from "zod";
 import type { FenceEvent } from "./core.ts";
+import { type Decoded, decodeJsonMessage } from "../shared/json-message.ts";
 
 const MAX_EVENTS = 64;
 
@@ -50,17 +51,7 @@ export function encodeServiceMessage(m: ServiceMessage): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(bounded));
 }
 
-export function decodeServiceMessage(bytes: Uint8Array): { ok: true; value: ServiceMessage } | { ok: false; error: string } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (e) {
-    return { ok: false, error: `not JSON: ${(e as Error).message}` };
-  }
-  const r = message.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    return { ok: false, error: `${i.path.join(".") || "message"}: ${i.message}` };
-  }
-  return { ok: true, value: r.data as ServiceMessage };
+export function decodeServiceMessage(bytes: Uint8Array): Decoded<ServiceMessage> {
+  const r = decodeJsonMessage(bytes, message);
+  return r.ok ? { ok: true, value: r.value as ServiceMessage } : r;
 }

@@ -4,6 +4,7 @@
 // malformed message is refused with a reason, never half-used.
 import * as z from "zod";
 import type { GraphAction } from "../crm/graph.ts";
+import { type Decoded, decodeJsonMessage } from "../shared/json-message.ts";
 
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/);
 const uint = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -62,19 +63,8 @@ export function encodeCrmMessage(m: CrmMessage): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(m));
 }
 
-export function decodeCrmMessage(bytes: Uint8Array): { ok: true; value: CrmMessage } | { ok: false; error: string } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch (e) {
-    return { ok: false, error: `not JSON: ${(e as Error).message}` };
-  }
-  const r = message.safeParse(raw);
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    return { ok: false, error: `${i.path.join(".") || "message"}: ${i.message}` };
-  }
-  return { ok: true, value: r.data };
+export function decodeCrmMessage(bytes: Uint8Array): Decoded<CrmMessage> {
+  return decodeJsonMessage(bytes, message);
 }
 
 /** The part of a graph action a node needs to run it (the rest is the DC's bookkeeping). */

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FenceEvent } from "../../services/fencing/core.ts";
-import { type LabState, labBmcAction, labExec, labPower, nodePid, readLabState, waitFor } from "../../services/lab/lab.ts";
+import { DEMO_SERVICE_YAML, type LabState, labBmcAction, labExec, labPower, nodePid, readLabState, waitFor } from "../../services/lab/lab.ts";
 import type { ResourceReport, StatusReport } from "../../services/node/status.ts";
 import { HAPD, must, run, until, whyNotLab } from "./helpers.ts";
 
@@ -17,21 +17,9 @@ const P = "cl-";
 const SW = `${P}hapd-sw`;
 const ADDR: Record<string, string> = { "host-a": "10.70.0.1", "host-b": "10.70.0.2" };
 
-const YAML = `
-defaults:
-  resource: { stickiness: 100, migration_threshold: 2 }
-resources:
-  - id: svc
-    agent: "ocf:heartbeat:anything"
-    params:
-      binfile: /usr/bin/socat
-      cmdline_options: "TCP-LISTEN:8080,reuseaddr,fork SYSTEM:'echo HTTP/1.0 200 OK; echo; hostname'"
-      monitor_hook: "echo GET | socat -T1 - TCP:127.0.0.1:8080 | grep -q 'HTTP/1.0 200 OK'"
-    operations:
-      - { name: monitor, interval: 1s, timeout: 10s }
-constraints:
-  - { location: svc-prefers-a, resource: svc, node: host-a, score: 50 }
-`;
+// The demo's service (`hapd demo --service`): web, monitored every 2 s by fetching the page,
+// migration-threshold 2, stickiness 100, prefers host-a.
+const YAML = DEMO_SERVICE_YAML;
 
 function state(): LabState {
   const s = readLabState(DIR);
@@ -51,8 +39,8 @@ function httpGet(node: string): Promise<string | null> {
   });
 }
 
-const answersOn = (node: string, timeout_ms = 30_000) => waitFor(`svc answering on ${node}`, timeout_ms, async () => ((await httpGet(node)) === node ? true : null));
-const rsc = (s: StatusReport): ResourceReport | undefined => s.crm?.resources.find((r) => r.id === "svc");
+const answersOn = (node: string, timeout_ms = 30_000) => waitFor(`web answering on ${node}`, timeout_ms, async () => ((await httpGet(node)) === node ? true : null));
+const rsc = (s: StatusReport): ResourceReport | undefined => s.crm?.resources.find((r) => r.id === "web");
 const settledOn = (node: string) => (s: StatusReport) => {
   const r = rsc(s);
   return r !== undefined && r.active.length === 1 && r.active[0]!.node === node;
@@ -74,7 +62,7 @@ describe.skipIf(skip !== null)(`resource manager in the netns lab${skip ? ` (ski
   beforeAll(async () => {
     const r = run([HAPD, "demo", "--dir", DIR, "--prefix", P]);
     if (r.code !== 0) throw new Error(`hapd demo failed: ${r.stdout}${r.stderr}`);
-    const f = join(DIR, "svc.yaml");
+    const f = join(DIR, "web.yaml");
     writeFileSync(f, YAML);
     must([HAPD, "crm", "configure", f, "--node", "host-a", "--lab-dir", DIR]);
     await answersOn("host-a");
@@ -96,7 +84,7 @@ describe.skipIf(skip !== null)(`resource manager in the netns lab${skip ? ` (ski
     expect(labPower(state(), "host-a")).toBe("off");
     // The service on host-a died with its machine: it never answered after the fencing.
     expect(await httpGet("host-a")).toBeNull();
-    const s = await until(DIR, "host-b", "svc recorded on host-b", settledOn("host-b"));
+    const s = await until(DIR, "host-b", "web recorded on host-b", settledOn("host-b"));
     expect(fence.executor).toBe("host-b");
     expect(rsc(s)!.active).toEqual([{ node: "host-b", role: "Started" }]);
     // host-a comes back; stickiness (100) beats its preference (50): the service stays.
@@ -110,12 +98,12 @@ describe.skipIf(skip !== null)(`resource manager in the netns lab${skip ? ` (ski
     expect(labBmcAction(state(), "host-b", "off").code).toBe(0);
     await fencedBy("host-a", "host-b", t0);
     await answersOn("host-a");
-    await until(DIR, "host-a", "svc recorded on host-a", settledOn("host-a"));
+    await until(DIR, "host-a", "web recorded on host-a", settledOn("host-a"));
     await bringBack("host-b");
   }, 180_000);
 
   it("a failing monitor restarts the service in place; at migration-threshold it moves", async () => {
-    await until(DIR, "host-a", "svc on host-a", settledOn("host-a"));
+    await until(DIR, "host-a", "web on host-a", settledOn("host-a"));
     const kill = () => labExec(state(), "host-a", ["pkill", "-9", "-x", "socat"]);
     expect(kill().code).toBe(0);
     let s = await until(DIR, "host-b", "one failure on host-a, restarted there", (x) => rsc(x)?.fail_counts["host-a"] === 1 && settledOn("host-a")(x) && x.crm?.transition?.state !== "running", 30_000);
@@ -124,15 +112,15 @@ describe.skipIf(skip !== null)(`resource manager in the netns lab${skip ? ` (ski
     expect(kill().code).toBe(0);
     s = await until(DIR, "host-b", "second failure: moved to host-b", (x) => rsc(x)?.fail_counts["host-a"] === 2 && settledOn("host-b")(x), 30_000);
     await answersOn("host-b");
-    must([HAPD, "resource", "cleanup", "svc", "--node", "host-b", "--lab-dir", DIR]);
+    must([HAPD, "resource", "cleanup", "web", "--node", "host-b", "--lab-dir", DIR]);
     await until(DIR, "host-b", "failures cleaned up", (x) => Object.keys(rsc(x)?.fail_counts ?? { x: 1 }).length === 0);
   }, 120_000);
 
   it("standby moves the service off a host; online lets it stay where it is", async () => {
-    await until(DIR, "host-a", "svc on host-b", settledOn("host-b"));
+    await until(DIR, "host-a", "web on host-b", settledOn("host-b"));
     must([HAPD, "node", "standby", "host-b", "--node", "host-a", "--lab-dir", DIR]);
     await answersOn("host-a");
-    await until(DIR, "host-b", "svc on host-a", settledOn("host-a"));
+    await until(DIR, "host-b", "web on host-a", settledOn("host-a"));
     must([HAPD, "node", "online", "host-b", "--node", "host-a", "--lab-dir", DIR]);
     const s = await until(DIR, "host-b", "host-b online and the DC quiet", (x) => x.crm?.node_flags["host-b"]?.standby === false && x.crm?.transition?.state !== "running");
     expect(rsc(s)!.active).toEqual([{ node: "host-a", role: "Started" }]);
