@@ -9,7 +9,7 @@ import { type Socket, connect } from "node:net";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import * as P from "../../services/replication/nbd/protocol.ts";
-import { Volume, newGeneration } from "../../services/replication/volume.ts";
+import { Volume, newGeneration, type VolumeOptions } from "../../services/replication/volume.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
 import { quantile, round } from "../lib.ts";
 
@@ -141,7 +141,7 @@ export async function resyncAndVerify(dir: string, mib: number, peerScript: stri
   Volume.format(f("rb.meta"), "vol0", { uuid, size_bytes: size, current: newGeneration(), assumeClean: false });
   const port = 20000 + Math.floor(Math.random() * 20000);
   let verifyDone = false;
-  const a = await Volume.open({
+  const aOpts: VolumeOptions = {
     name: "vol0",
     dataPath: f("ra.img"),
     metaPath: f("ra.meta"),
@@ -153,7 +153,8 @@ export async function resyncAndVerify(dir: string, mib: number, peerScript: stri
     observe: (e) => {
       if (e.kind === "verify-done") verifyDone = true;
     },
-  });
+  };
+  let a = await Volume.open(aOpts);
   const peer = spawn(process.execPath, [peerScript, f("rb.img"), f("rb.meta"), String(port), keyBytes.toString("hex")], { stdio: ["ignore", "pipe", "inherit"] });
   try {
     await until(() => a.core.repl === "SyncSource", 30_000);
@@ -180,7 +181,27 @@ export async function resyncAndVerify(dir: string, mib: number, peerScript: stri
     t0 = performance.now();
     await until(() => verifyDone, 600_000);
     const verify = mib / ((performance.now() - t0) / 1000);
+
+    // The same 1 % again, rewritten with the bytes they already hold, resynced with csums: the
+    // source reopened with `csums: true` (the peer keeps running; only the source's setting counts).
+    if (!a.demote().ok) throw new Error("demotion failed");
+    await a.close();
+    const c = await Volume.open({ ...aOpts, config: { fencing: "none", csums: true } });
+    a = c;
+    await until(() => c.core.repl === "Established", 60_000);
+    if (!c.promote().ok) throw new Error("promotion failed");
+    c.disconnect("bench");
+    for (let i = 0; i < regions; i++) await c.write(i * stride * 1024 * 1024, block, false);
+    await c.flush();
+    c.connect();
+    await until(() => c.core.repl === "SyncSource" || c.core.repl === "Established", 30_000);
+    t0 = performance.now();
+    await until(() => c.core.repl === "Established", 600_000);
+    const csums = regions / ((performance.now() - t0) / 1000);
     return {
+      resync_1pct_equal_csums_MiBps: round(csums),
+      resync_1pct_equal_csums_sent_bytes: c.core.resyncSent_bytes,
+      resync_1pct_equal_csums_skipped_bytes: c.core.resyncSkipped_bytes,
       volume_mib: mib,
       resync_full_MiBps: round(full),
       resync_1pct_dirty_MiBps: round(dirty),

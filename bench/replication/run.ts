@@ -142,6 +142,7 @@ async function main(): Promise<void> {
   const rs = RESYNC_MIB > 0 ? await resyncAndVerify(dir, RESYNC_MIB, join(import.meta.dirname, "peer.ts")) : {};
   if (RESYNC_MIB > 0) {
     console.log(`resync ${RESYNC_MIB} MiB: full ${rs.resync_full_MiBps} MiB/s, 1% dirty ${rs.resync_1pct_dirty_MiBps} MiB/s (raw dd O_DIRECT copy ${rs.raw_copy_dd_direct_MiBps} MiB/s)`);
+    console.log(`resync with csums of the same 1% rewritten unchanged: ${rs.resync_1pct_equal_csums_MiBps} MiB/s, ${rs.resync_1pct_equal_csums_sent_bytes} bytes sent, ${rs.resync_1pct_equal_csums_skipped_bytes} skipped`);
     console.log(`verify ${RESYNC_MIB} MiB: ${rs.verify_MiBps} MiB/s (raw sha256sum ${rs.raw_sha256sum_MiBps} MiB/s)`);
   }
   rmSync(dir, { recursive: true, force: true });

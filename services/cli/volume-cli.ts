@@ -28,6 +28,7 @@ const ACTIONS: ReadonlyArray<{ name: string; args: string; about: string }> = [
   { name: "create", args: "<volume>", about: "write fresh metadata (Inconsistent; --assume-clean: UpToDate on identical disks)" },
   { name: "up", args: "<volume>", about: "attach the volume as Secondary and connect to the peer" },
   { name: "down", args: "<volume>", about: "disconnect and detach (a Primary must be demoted first)" },
+  { name: "attach", args: "<volume>", about: "attach a disk detached after an I/O error (Diskless) once it is fixed; a full resync from the peer follows" },
   { name: "primary", args: "<volume>", about: "promote here and export it over NBD (refused when Outdated/Inconsistent unless --force)" },
   { name: "secondary", args: "<volume>", about: "close the NBD export and demote" },
   { name: "status", args: "[volume]", about: "roles, disk and connection states, resync progress, what to do next" },
@@ -128,6 +129,7 @@ export function renderVolume(v: VolumeDetail): string {
     const mib = (v.out_of_sync_regions * v.region_bytes) / (1024 * 1024);
     lines.push(`${v.name}: ${v.role} ${v.disk}, ${v.connection}, peer ${v.peer_disk}, out of sync ${v.out_of_sync_regions} regions (${mib} MiB)`);
     if (v.sync_percent !== null) lines.push(`  resync ${v.sync_percent}%${v.eta_s !== null ? `, about ${v.eta_s}s left` : ""}`);
+    if (v.resync_skipped_bytes > 0) lines.push(`  last resync from here: ${v.resync_sent_bytes} bytes sent, ${v.resync_skipped_bytes} skipped (equal by checksum)`);
     if (v.nbd_socket) lines.push(`  NBD export: nbd+unix:///${v.name}?socket=${v.nbd_socket}`);
     if (v.io_frozen) lines.push(`  I/O FROZEN: ${v.fencing}`);
     if (v.last_verify) lines.push(`  last verify: ${v.last_verify.checked} regions checked, ${v.last_verify.out_of_sync.length} out of sync${v.last_verify.complete ? "" : " (stopped early)"}`);

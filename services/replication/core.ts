@@ -31,6 +31,7 @@ interface AppWrite {
 
 interface AppFlush {
   req: number;
+  error?: string;
   localDone: boolean;
   peerDone: boolean;
   acked: boolean;
@@ -41,7 +42,9 @@ type Held = { kind: "write"; req: number; offset_bytes: number; data: Uint8Array
 type PeerOp =
   | { kind: "write"; seq: number; offset_bytes: number; data: Uint8Array; fua: boolean; resync: number | null }
   | { kind: "flush"; seq: number }
-  | { kind: "verify"; region: number; digest: Uint8Array; offset_bytes: number; length_bytes: number };
+  | { kind: "verify"; region: number; digest: Uint8Array; offset_bytes: number; length_bytes: number }
+  | { kind: "csum"; region: number; block_bytes: number; digests: Uint8Array; offset_bytes: number; length_bytes: number }
+  | { kind: "read"; seq: number; offset_bytes: number; length_bytes: number };
 
 interface VerifyRun {
   next: number;
@@ -79,6 +82,26 @@ export class ReplicationCore {
   // Resync source: regions being read, and those written by the application meanwhile.
   private readonly rsReading = new Map<number, { redo: boolean }>();
   private readonly rsSent = new Set<number>();
+  /**
+   * Checksum resync, source: regions read and digested, waiting for the target's answer. The data
+   * read is kept to send the differing blocks; `redo` when the application wrote to the region
+   * meanwhile (that write went to the peer after our digests, so the kept data is stale).
+   */
+  private readonly rsCsum = new Map<number, { data: Uint8Array; redo: boolean }>();
+  /** Checksum resync, target: a region's block writes still in flight (its rs-ack waits for all). */
+  private readonly rsParts = new Map<number, number>();
+  /** The current (or last) resync as source: bytes sent, and bytes found equal by checksum and not sent. */
+  resyncSent_bytes = 0;
+  resyncSkipped_bytes = 0;
+  /**
+   * Why the local disk was detached (an I/O error on the backing file), or null while attached.
+   * Detached = Diskless (DRBD's on-io-error detach): a Primary goes on through an UpToDate peer;
+   * the metadata says Inconsistent with every region out of sync, so a later attach (the volume
+   * brought down and up again) takes a full resync from the peer (cheap with csums).
+   */
+  diskFailure: string | null = null;
+  /** A Diskless Primary's reads waiting for the peer, by message seq. */
+  private readonly peerReads = new Map<number, { req: number; length_bytes: number }>();
   private verify: VerifyRun | null = null;
 
   constructor(
@@ -91,6 +114,7 @@ export class ReplicationCore {
   // ---- status ----
 
   get diskState(): DiskState {
+    if (this.diskFailure !== null) return "Diskless";
     if ((this.meta.flags & Flag.CONSISTENT) === 0) return "Inconsistent";
     if ((this.meta.flags & Flag.OUTDATED) !== 0) return "Outdated";
     return "UpToDate";
@@ -125,14 +149,19 @@ export class ReplicationCore {
   }
 
   connect(): Effect[] {
+    // Diskless has nothing to sync into: it stays away until attached again (a new core).
+    if (this.diskFailure !== null && this.role !== "Primary") return [this.log("warn", `volume ${this.cfg.volume}: Diskless (${this.diskFailure}): attach the disk again before connecting`)];
     if (this.conn === "StandAlone") this.conn = "Connecting";
     return [];
   }
 
   disconnect(reason = "operator disconnect"): Effect[] {
+    // A Primary leaving an in-sync peer tells it first that it is now Outdated (best effort: the
+    // link is dropped right after; the cluster's mark, asked for by peerLost, is the guarantee).
+    const tell: Effect[] = this.role === "Primary" && this.conn === "Connected" && this.repl === "Established" && this.peer?.role === "Secondary" ? [{ kind: "send", msg: { t: "outdate" } }] : [];
     const out = this.peerLost(reason);
     this.conn = "StandAlone";
-    return [{ kind: "disconnect", reason }, ...out];
+    return [...tell, { kind: "disconnect", reason }, ...out];
   }
 
   transportUp(): Effect[] {
@@ -160,6 +189,7 @@ export class ReplicationCore {
    */
   promote(force = false, twoPrimaries = false): PromoteResult {
     if (this.role === "Primary") return { ok: true, message: "already Primary", effects: [] };
+    if (this.diskFailure !== null) return { ok: false, message: `volume ${this.cfg.volume}: refusing promotion: Diskless (${this.diskFailure}); fix the disk and attach it (\`hapd volume attach ${this.cfg.volume}\`), or promote the peer`, effects: [] };
     if (this.conn === "Handshake") return { ok: false, message: `volume ${this.cfg.volume}: handshake with the peer in progress; retry`, effects: [] };
     if (twoPrimaries) {
       const v = this.cfg.volume;
@@ -205,6 +235,8 @@ export class ReplicationCore {
     this.meta.al = [];
     const out: Effect[] = [this.commit()];
     if (this.conn === "Connected") out.push({ kind: "send", msg: { t: "role", role: "Secondary" } });
+    // A Diskless Secondary serves nothing: leave the peer until the disk is attached again.
+    if (this.diskFailure !== null && this.conn !== "StandAlone") out.push(...this.disconnect("Diskless after demotion"));
     return { ok: true, message: "demoted", effects: out };
   }
 
@@ -260,6 +292,7 @@ export class ReplicationCore {
    * the Primary: only there do replicated writes and the verify reads share one order.
    */
   startVerify(): PromoteResult {
+    if (this.diskFailure !== null) return { ok: false, message: `volume ${this.cfg.volume}: Diskless (${this.diskFailure}): nothing to verify`, effects: [] };
     if (this.conn !== "Connected" || this.repl !== "Established") return { ok: false, message: `volume ${this.cfg.volume}: verify needs an established connection (now ${this.conn}/${this.repl})`, effects: [] };
     if (this.peer?.role === "Primary") return { ok: false, message: `volume ${this.cfg.volume}: run verify on the Primary`, effects: [] };
     if (this.verify) return { ok: false, message: `volume ${this.cfg.volume}: verify already running`, effects: [] };
@@ -387,6 +420,7 @@ export class ReplicationCore {
       out.push({ kind: "ack", req: h.req, ok: false, error: `write spans ${regions.length} regions, more than the activity log holds` });
       return true;
     }
+    if (this.diskFailure !== null) return this.issuePeerOnlyWrite(h, regions, out);
     if (!this.ensureAl(regions, out)) return false;
     for (const r of regions) this.alRefs.set(r, (this.alRefs.get(r) ?? 0) + 1);
     const w: AppWrite = { req: h.req, offset_bytes: h.offset_bytes, length_bytes: h.data.byteLength, regions, localDone: false, peerDone: true, acked: false, error: null, seq: 0 };
@@ -399,6 +433,8 @@ export class ReplicationCore {
       for (const r of regions) {
         const reading = this.rsReading.get(r);
         if (reading) reading.redo = true; // the resync read may predate this write
+        const digested = this.rsCsum.get(r);
+        if (digested) digested.redo = true;
         const verifying = this.verify?.reading.get(r);
         if (verifying) verifying.redo = true;
       }
@@ -414,8 +450,90 @@ export class ReplicationCore {
     return true;
   }
 
+  /** The peer holds the only copy (Established = its disk is UpToDate). */
+  private peerServes(): boolean {
+    return this.conn === "Connected" && this.repl === "Established";
+  }
+
+  /** Diskless Primary: the write goes to the peer only, and is acknowledged when the peer has it. */
+  private issuePeerOnlyWrite(h: Held & { kind: "write" }, regions: number[], out: Effect[]): boolean {
+    if (!this.peerServes()) {
+      out.push({ kind: "ack", req: h.req, ok: false, error: `Diskless (${this.diskFailure}) and no UpToDate peer` });
+      return true;
+    }
+    for (const r of regions) this.alRefs.set(r, (this.alRefs.get(r) ?? 0) + 1);
+    const w: AppWrite = { req: h.req, offset_bytes: h.offset_bytes, length_bytes: h.data.byteLength, regions, localDone: true, peerDone: false, acked: false, error: null, seq: ++this.seq };
+    this.bySeq.set(w.seq, w.req);
+    this.unackedSent_bytes += h.data.byteLength;
+    this.writes.set(w.req, w);
+    out.push({ kind: "send", msg: { t: "data", seq: w.seq, offset_bytes: h.offset_bytes, data: h.data, fua: h.fua } });
+    return true;
+  }
+
+  /** Diskless Primary: a read served by the peer, answered with an `ack` carrying the data. */
+  readFromPeer(req: number, offset_bytes: number, length_bytes: number): Effect[] {
+    if (this.role !== "Primary") return [{ kind: "ack", req, ok: false, error: "not Primary" }];
+    if (length_bytes <= 0 || offset_bytes < 0 || offset_bytes + length_bytes > this.meta.size_bytes) return [{ kind: "ack", req, ok: false, error: "out of range" }];
+    if (!this.peerServes()) return [{ kind: "ack", req, ok: false, error: `Diskless (${this.diskFailure ?? "no local disk"}) and no UpToDate peer` }];
+    const seq = ++this.seq;
+    this.peerReads.set(seq, { req, length_bytes });
+    return [{ kind: "send", msg: { t: "rd-req", seq, offset_bytes, length_bytes } }];
+  }
+
+  /**
+   * The edge saw a local I/O error outside the core's own requests (an application read): the
+   * disk is detached, as for a failed write.
+   */
+  localIoFailed(what: string): Effect[] {
+    const out: Effect[] = [];
+    this.detach(what, out);
+    this.pump(out);
+    return out;
+  }
+
+  /** On a local I/O error: Failed → Diskless (DRBD's on-io-error detach). */
+  private detach(reason: string, out: Effect[]): void {
+    if (this.diskFailure !== null) return;
+    this.diskFailure = reason;
+    const served = this.role === "Primary" && this.peerServes();
+    out.push(this.log("error", `volume ${this.cfg.volume}: local disk I/O error (${reason}): disk Failed, detached → Diskless; ${served ? "I/O goes on through the peer" : "I/O fails until the disk is attached again"}`));
+    // When the peer holds everything (in sync) or this disk is a sync target anyway, it is not
+    // to be trusted again without a full resync: Inconsistent, every region marked. When it may
+    // be the only good copy (alone, or the resync source), its metadata stays as it is: marking
+    // it Inconsistent would let a later handshake copy an Outdated peer over acknowledged writes.
+    if (this.peerServes() || this.repl === "SyncTarget") {
+      this.meta.flags &= ~(Flag.CONSISTENT | Flag.OUTDATED);
+      this.meta.bitmap.setAll();
+      this.meta.al = [];
+      out.push(this.commit());
+    }
+    this.rsReading.clear();
+    this.rsCsum.clear();
+    if (this.verify) {
+      out.push({ kind: "verify-done", checked: this.verify.checked, outOfSync: this.verify.outOfSync, complete: false });
+      this.verify = null;
+    }
+    // A Secondary (or a Primary without an UpToDate peer, e.g. a resync source) has no data to
+    // offer: part, so the Primary marks what we miss and fences us through the cluster.
+    if (!served) out.push(...this.disconnect(`local disk failed: ${reason}`));
+  }
+
   private issueFlush(req: number, out: Effect[]): boolean {
     const f: AppFlush = { req, localDone: false, peerDone: true, acked: false, seq: 0 };
+    if (this.diskFailure !== null) {
+      if (!this.peerServes()) {
+        out.push({ kind: "ack", req, ok: false, error: `Diskless (${this.diskFailure}) and no UpToDate peer` });
+        return true;
+      }
+      // The peer's disk is the only one: the flush goes there whatever the protocol.
+      f.localDone = true;
+      f.peerDone = false;
+      f.seq = ++this.seq;
+      this.bySeq.set(f.seq, -req - 1);
+      this.flushes.set(req, f);
+      out.push({ kind: "send", msg: { t: "flush", seq: f.seq } });
+      return true;
+    }
     // Protocol C: a flush is durable on both disks. A and B promise only the local disk.
     if (this.replicating() && this.cfg.protocol === "C") {
       f.seq = ++this.seq;
@@ -429,7 +547,8 @@ export class ReplicationCore {
   }
 
   private finishWrite(w: AppWrite, out: Effect[]): void {
-    const peerOk = this.cfg.protocol === "A" || w.peerDone;
+    // Diskless: the peer's copy is the only one, whatever the protocol.
+    const peerOk = (this.cfg.protocol === "A" && this.diskFailure === null) || w.peerDone;
     if (!w.acked && w.localDone && peerOk && !this.suspended) {
       w.acked = true;
       out.push(w.error ? { kind: "ack", req: w.req, ok: false, error: w.error } : { kind: "ack", req: w.req, ok: true });
@@ -444,7 +563,7 @@ export class ReplicationCore {
     if (!f.acked && f.localDone && f.peerDone && !this.suspended) {
       f.acked = true;
       this.flushes.delete(f.req);
-      out.push({ kind: "ack", req: f.req, ok: true });
+      out.push(f.error ? { kind: "ack", req: f.req, ok: false, error: f.error } : { kind: "ack", req: f.req, ok: true });
     }
   }
 
@@ -460,7 +579,11 @@ export class ReplicationCore {
         const w = this.writes.get(p.req);
         if (!w) break;
         w.localDone = true;
-        if (!ok) w.error = "local disk write failed";
+        if (!ok) {
+          this.detach("write failed", out);
+          // Sent to a peer that still serves: the peer's copy stands in for ours.
+          if (w.seq === 0 || !this.peerServes()) w.error = "local disk write failed";
+        }
         this.finishWrite(w, out);
         this.resyncPump(out);
         this.verifyPump(out);
@@ -470,14 +593,33 @@ export class ReplicationCore {
         const f = this.flushes.get(p.req);
         if (!f) break;
         f.localDone = true;
+        if (!ok) {
+          this.detach("flush failed", out);
+          if (this.peerServes() && f.seq === 0) {
+            // Protocol A/B did not send this flush: the peer's disk must now make it good.
+            f.seq = ++this.seq;
+            f.peerDone = false;
+            this.bySeq.set(f.seq, -f.req - 1);
+            out.push({ kind: "send", msg: { t: "flush", seq: f.seq } });
+          } else if (!this.peerServes()) f.error = "local disk flush failed";
+        }
         this.finishFlush(f, out);
         break;
       }
       case "peer-write":
       case "peer-flush":
         this.peerInFlight.delete(io);
+        if (!ok && p.epoch === this.epoch) {
+          // No ack: the Primary keeps the write in its bitmap when we part (detach disconnects).
+          this.detach(p.kind === "peer-flush" ? "flush failed" : "write failed", out);
+          break;
+        }
         if (p.epoch === this.epoch) {
-          if (p.resync !== null) {
+          const left = p.resync !== null ? (this.rsParts.get(p.resync) ?? 1) - 1 : 0;
+          if (p.resync !== null && left > 0) {
+            this.rsParts.set(p.resync, left);
+          } else if (p.resync !== null) {
+            this.rsParts.delete(p.resync);
             this.meta.bitmap.clear(p.resync);
             out.push({ kind: "send", msg: { t: "rs-ack", region: p.resync } });
           } else if (p.kind === "peer-flush" || this.cfg.protocol === "C") {
@@ -487,13 +629,48 @@ export class ReplicationCore {
         this.drainPeerQueue(out);
         break;
       case "rs-read":
-        this.resyncReadDone(p.region, p.epoch, data, out);
+        if (!ok) this.detach("resync read failed", out);
+        this.resyncReadDone(p.region, p.epoch, ok ? data : undefined, out);
         break;
+      case "peer-read": {
+        this.peerInFlight.delete(io);
+        if (p.epoch === this.epoch) {
+          out.push({ kind: "send", msg: { t: "rd-rep", seq: p.seq, ok: ok && data !== undefined, data: ok && data ? data : new Uint8Array(0) } });
+          if (!ok) this.detach("read failed", out);
+        }
+        this.drainPeerQueue(out);
+        break;
+      }
       case "ov-read":
+        if (!ok) this.detach("verify read failed", out);
         this.verifyReadDone(p.region, p.epoch, ok ? data : undefined, out);
         break;
+      case "cs-peer-read": {
+        this.peerInFlight.delete(io);
+        if (!ok) {
+          this.detach("checksum read failed", out);
+          break;
+        }
+        if (p.epoch === this.epoch && this.repl === "SyncTarget") {
+          const n = p.digests.byteLength / DIGEST_BYTES;
+          const differ = new Uint8Array(Math.ceil(n / 8));
+          // A failed read proves nothing equal: ask for every block.
+          const mine = ok && data !== undefined ? blockDigests(data, p.block_bytes) : null;
+          for (let i = 0; i < n; i++) {
+            const same = mine !== null && Buffer.compare(mine.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES), p.digests.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES)) === 0;
+            if (!same) differ[i >> 3]! |= 1 << (i & 7);
+          }
+          out.push({ kind: "send", msg: { t: "cs-rep", region: p.region, differ } });
+        }
+        this.drainPeerQueue(out);
+        break;
+      }
       case "ov-peer-read": {
         this.peerInFlight.delete(io);
+        if (!ok) {
+          this.detach("verify read failed", out);
+          break;
+        }
         if (p.epoch === this.epoch) {
           const equal = ok && data !== undefined && sha256(data).every((x, i) => x === p.digest[i]);
           if (!equal) this.meta.bitmap.set(p.region);
@@ -543,6 +720,54 @@ export class ReplicationCore {
         if (this.repl !== "SyncTarget") return out;
         this.peerQueue.push({ kind: "write", seq: 0, offset_bytes: msg.region * this.meta.region_bytes, data: msg.data, fua: false, resync: msg.region });
         this.drainPeerQueue(out);
+        return out;
+      case "cs-req": {
+        if (this.repl !== "SyncTarget") return out;
+        const offset_bytes = msg.region * this.meta.region_bytes;
+        const length_bytes = Math.min(this.meta.region_bytes, this.meta.size_bytes - offset_bytes);
+        // Queued like a write: the digest is taken after earlier writes landed, before later ones.
+        this.peerQueue.push({ kind: "csum", region: msg.region, block_bytes: msg.block_bytes, digests: msg.digests, offset_bytes, length_bytes });
+        this.drainPeerQueue(out);
+        return out;
+      }
+      case "cs-rep":
+        this.csumReply(msg.region, msg.differ, out);
+        return out;
+      case "outdate":
+        // Only a Primary outdates its peer; two Primaries (dual-primary) do not outdate each other.
+        if (this.role === "Primary") return out;
+        if ((this.meta.flags & Flag.CONSISTENT) !== 0) this.meta.flags |= Flag.OUTDATED;
+        // The commit is durable before the ack goes out (effects run in order).
+        out.push(this.commit(), { kind: "send", msg: { t: "outdate-ack" } }, this.log("warn", `volume ${this.cfg.volume}: the Primary marked this disk ${this.diskState} over the link`));
+        return out;
+      case "outdate-ack":
+        if (this.role !== "Primary" || !this.suspended) return out;
+        // The peer can no longer be promoted with older data: as good as the cluster's answer
+        // (which still follows, and clears once the peer is UpToDate again).
+        this.suspended = false;
+        out.push(this.log("info", `volume ${this.cfg.volume}: the peer confirmed over the link that it is Outdated or Inconsistent; resuming I/O`));
+        for (const w of [...this.writes.values()]) this.finishWrite(w, out);
+        for (const f of [...this.flushes.values()]) this.finishFlush(f, out);
+        this.pump(out);
+        return out;
+      case "rd-req":
+        if (this.repl !== "Established" || this.diskFailure !== null) {
+          out.push({ kind: "send", msg: { t: "rd-rep", seq: msg.seq, ok: false, data: new Uint8Array(0) } });
+          return out;
+        }
+        this.peerQueue.push({ kind: "read", seq: msg.seq, offset_bytes: msg.offset_bytes, length_bytes: msg.length_bytes });
+        this.drainPeerQueue(out);
+        return out;
+      case "rd-rep": {
+        const req = this.peerReads.get(msg.seq)?.req;
+        if (req === undefined) return out;
+        this.peerReads.delete(msg.seq);
+        out.push(msg.ok ? { kind: "ack", req, ok: true, data: msg.data } : { kind: "ack", req, ok: false, error: "the peer could not read" });
+        return out;
+      }
+      case "rs-blocks":
+        if (this.repl !== "SyncTarget") return out;
+        this.receiveBlocks(msg.region, msg.block_bytes, msg.mask, msg.data, out);
         return out;
       case "rs-ack":
         if (this.repl !== "SyncSource") return out;
@@ -600,6 +825,34 @@ export class ReplicationCore {
       case "ov-req":
       case "ov-rep":
         return msg.region < regions ? null : `verify of region ${msg.region} beyond the last region`;
+      case "rd-req":
+        if (msg.length_bytes === 0 || msg.length_bytes > 32 * 1024 * 1024 || msg.offset_bytes + msg.length_bytes > this.meta.size_bytes) return `read of ${msg.length_bytes} bytes at ${msg.offset_bytes} is outside the volume`;
+        return this.role === "Primary" && !this.dualPrimary() ? "read request sent to a Primary" : null;
+      case "rd-rep": {
+        const r = this.peerReads.get(msg.seq);
+        return r === undefined || !msg.ok || msg.data.byteLength === r.length_bytes ? null : `read reply of ${msg.data.byteLength} bytes for ${r.length_bytes} requested`;
+      }
+      case "cs-req": {
+        if (msg.region >= regions) return `checksum request for region ${msg.region} beyond the last region`;
+        const n = this.blocksIn(msg.region, msg.block_bytes);
+        return n < 0 ? `checksum block size ${msg.block_bytes}` : msg.digests.byteLength === n * DIGEST_BYTES ? null : `${msg.digests.byteLength} digest bytes for ${n} blocks`;
+      }
+      case "cs-rep": {
+        if (msg.region >= regions) return `checksum reply for region ${msg.region} beyond the last region`;
+        return msg.differ.byteLength === Math.ceil(this.blocksIn(msg.region, this.cfg.csumBlock_bytes) / 8) ? null : `checksum reply mask of ${msg.differ.byteLength} bytes`;
+      }
+      case "rs-blocks": {
+        if (msg.region >= regions) return `resync blocks for region ${msg.region} beyond the last region`;
+        const n = this.blocksIn(msg.region, msg.block_bytes);
+        if (n < 0 || msg.mask.byteLength !== Math.ceil(n / 8)) return `resync block mask of ${msg.mask.byteLength} bytes (block size ${msg.block_bytes})`;
+        let want = 0;
+        for (let i = 0; i < msg.mask.byteLength * 8; i++) {
+          if (!maskBit(msg.mask, i)) continue;
+          if (i >= n) return `resync block mask names block ${i} of ${n}`;
+          want += this.blockRange(msg.region, msg.block_bytes, i).length_bytes;
+        }
+        return msg.data.byteLength === want ? null : `resync blocks of ${msg.data.byteLength} bytes for a mask of ${want}`;
+      }
       case "role":
         // Two promotions crossed on the wire while dual-primary is not allowed (or not in sync):
         // part now; the generations tell the story at the next handshake.
@@ -641,12 +894,24 @@ export class ReplicationCore {
         out.push({ kind: "disk-flush", io });
         continue;
       }
-      const length_bytes = op.kind === "verify" ? op.length_bytes : op.data.byteLength;
+      const length_bytes = op.kind === "write" ? op.data.byteLength : op.length_bytes;
       const end = op.offset_bytes + length_bytes;
       for (const f of this.peerInFlight.values()) {
         if (f.length_bytes === 0 || (op.offset_bytes < f.offset_bytes + f.length_bytes && f.offset_bytes < end)) return;
       }
       this.peerQueue.shift();
+      if (op.kind === "read") {
+        const io = this.newIo({ kind: "peer-read", seq: op.seq, epoch: this.epoch });
+        this.peerInFlight.set(io, { offset_bytes: op.offset_bytes, length_bytes });
+        out.push({ kind: "disk-read", io, offset_bytes: op.offset_bytes, length_bytes });
+        continue;
+      }
+      if (op.kind === "csum") {
+        const io = this.newIo({ kind: "cs-peer-read", region: op.region, block_bytes: op.block_bytes, digests: op.digests, epoch: this.epoch });
+        this.peerInFlight.set(io, { offset_bytes: op.offset_bytes, length_bytes });
+        out.push({ kind: "disk-read", io, offset_bytes: op.offset_bytes, length_bytes });
+        continue;
+      }
       if (op.kind === "verify") {
         // In the stream's order: after earlier writes landed, before later overlapping ones start.
         const io = this.newIo({ kind: "ov-peer-read", region: op.region, digest: op.digest, epoch: this.epoch });
@@ -690,9 +955,14 @@ export class ReplicationCore {
       if (d.source === this.cfg.nodeId) {
         this.repl = "SyncSource";
         this.meta.bitmap = set;
+        this.resyncSent_bytes = 0;
+        this.resyncSkipped_bytes = 0;
         // The target adopts our current lineage now, so our bitmap counts from it from here on.
         this.retireBitmapGeneration(false);
         out.push(this.commit(), this.log("info", `volume ${this.cfg.volume}: resync to node ${d.target}: ${set.count()} regions (${d.why})`));
+        // Fencing still waits for the cluster, but the peer is reachable again: outdate it over
+        // the link (it is our sync target, so Inconsistent once it handled the handshake).
+        if (this.role === "Primary" && this.suspended && peer.role !== "Primary") out.push({ kind: "send", msg: { t: "outdate" } });
         this.resyncPump(out);
       } else {
         if (d.victim) out.push({ kind: "preserve-divergent", regions: set.dirty(), reason: d.why });
@@ -711,18 +981,19 @@ export class ReplicationCore {
   private resyncPump(out: Effect[]): void {
     if (this.repl !== "SyncSource") return;
     for (const r of this.meta.bitmap.dirty()) {
-      if (this.rsReading.size + this.rsSent.size >= this.cfg.resyncInFlightMax) break;
-      if (this.rsReading.has(r) || this.rsSent.has(r)) continue;
+      if (this.rsReading.size + this.rsSent.size + this.rsCsum.size >= this.cfg.resyncInFlightMax) break;
+      if (this.rsReading.has(r) || this.rsSent.has(r) || this.rsCsum.has(r)) continue;
       // A read racing a local write that is not on the disk yet could send stale data after
       // that write's Data message; wait for the write to land (diskDone pumps again).
       if (this.localWriteInFlight(r)) continue;
       this.startResyncRead(r, out);
     }
-    if (this.meta.bitmap.count() === 0 && this.rsReading.size === 0 && this.rsSent.size === 0) {
+    if (this.meta.bitmap.count() === 0 && this.rsReading.size === 0 && this.rsSent.size === 0 && this.rsCsum.size === 0) {
       this.repl = "Established";
       out.push({ kind: "send", msg: { t: "rs-done", current: this.meta.gen.current } });
       this.retireBitmapGeneration();
-      out.push(this.commit(), this.log("info", `volume ${this.cfg.volume}: resync finished`));
+      const skipped = this.resyncSkipped_bytes > 0 ? ` (${this.resyncSent_bytes} bytes sent, ${this.resyncSkipped_bytes} skipped as equal by checksum)` : "";
+      out.push(this.commit(), this.log("info", `volume ${this.cfg.volume}: resync finished${skipped}`));
     }
   }
 
@@ -745,8 +1016,82 @@ export class ReplicationCore {
     if (this.repl !== "SyncSource") return;
     // Written meanwhile: read again once that write is on the disk (resyncPump checks).
     if (r.redo || data === undefined) return this.resyncPump(out);
+    if (this.cfg.csums) {
+      this.rsCsum.set(region, { data, redo: false });
+      out.push({ kind: "send", msg: { t: "cs-req", region, block_bytes: this.cfg.csumBlock_bytes, digests: blockDigests(data, this.cfg.csumBlock_bytes) } });
+      return;
+    }
     this.rsSent.add(region);
+    this.resyncSent_bytes += data.byteLength;
     out.push({ kind: "send", msg: { t: "rs-data", region, data } });
+  }
+
+  /** Blocks of `block_bytes` in a region (the last may be short); -1 for a block size we refuse. */
+  private blocksIn(region: number, block_bytes: number): number {
+    if (!Number.isInteger(block_bytes) || block_bytes < 512 || block_bytes > this.meta.region_bytes) return -1;
+    const length_bytes = Math.min(this.meta.region_bytes, this.meta.size_bytes - region * this.meta.region_bytes);
+    return Math.ceil(length_bytes / block_bytes);
+  }
+
+  private blockRange(region: number, block_bytes: number, i: number): { offset_bytes: number; length_bytes: number } {
+    const start = region * this.meta.region_bytes;
+    const end = Math.min(start + this.meta.region_bytes, this.meta.size_bytes);
+    const offset_bytes = start + i * block_bytes;
+    return { offset_bytes, length_bytes: Math.min(block_bytes, end - offset_bytes) };
+  }
+
+  /** Source: the target said which blocks differ; send those (or, if written meanwhile, start the region over). */
+  private csumReply(region: number, differ: Uint8Array, out: Effect[]): void {
+    const c = this.rsCsum.get(region);
+    if (this.repl !== "SyncSource" || c === undefined) return;
+    this.rsCsum.delete(region);
+    // The digests predate an application write the peer has now received: the target's answer
+    // may describe blocks we would send stale. Read the region again (resyncPump).
+    if (c.redo) return this.resyncPump(out);
+    const bb = this.cfg.csumBlock_bytes;
+    const n = Math.ceil(c.data.byteLength / bb);
+    const runs: Uint8Array[] = [];
+    // Our own mask of the blocks we send, so stray bits in the peer's answer never reach the wire.
+    const mask = new Uint8Array(Math.ceil(n / 8));
+    let sent = 0;
+    for (let i = 0; i < n; i++) {
+      if (!maskBit(differ, i)) continue;
+      mask[i >> 3]! |= 1 << (i & 7);
+      const piece = c.data.subarray(i * bb, Math.min((i + 1) * bb, c.data.byteLength));
+      runs.push(piece);
+      sent += piece.byteLength;
+    }
+    // One copy of the differing blocks only (never of the equal ones); an empty mask sends none.
+    const data = runs.length === 1 ? runs[0]! : Buffer.concat(runs);
+    this.resyncSent_bytes += sent;
+    this.resyncSkipped_bytes += c.data.byteLength - sent;
+    this.rsSent.add(region);
+    out.push({ kind: "send", msg: { t: "rs-blocks", region, block_bytes: bb, mask, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) } });
+  }
+
+  /** Target: write the blocks the source sent; the region is in sync once all of them landed. */
+  private receiveBlocks(region: number, block_bytes: number, mask: Uint8Array, data: Uint8Array, out: Effect[]): void {
+    const n = this.blocksIn(region, block_bytes);
+    const writes: { offset_bytes: number; data: Uint8Array }[] = [];
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      if (!maskBit(mask, i)) continue;
+      const b = this.blockRange(region, block_bytes, i);
+      const piece = data.subarray(at, at + b.length_bytes);
+      at += b.length_bytes;
+      const last = writes[writes.length - 1];
+      // Adjacent differing blocks are one write: their bytes are adjacent in the message too.
+      if (last && last.offset_bytes + last.data.byteLength === b.offset_bytes) last.data = data.subarray(at - last.data.byteLength - b.length_bytes, at);
+      else writes.push({ offset_bytes: b.offset_bytes, data: piece });
+    }
+    if (writes.length === 0) {
+      this.meta.bitmap.clear(region);
+      out.push({ kind: "send", msg: { t: "rs-ack", region } });
+      return;
+    }
+    this.rsParts.set(region, writes.length);
+    for (const w of writes) this.peerQueue.push({ kind: "write", seq: 0, offset_bytes: w.offset_bytes, data: w.data, fua: false, resync: region });
+    this.drainPeerQueue(out);
   }
 
   private onResyncDone(current: bigint): Effect[] {
@@ -777,6 +1122,8 @@ export class ReplicationCore {
     this.epoch++;
     this.rsReading.clear();
     this.rsSent.clear();
+    this.rsCsum.clear();
+    this.rsParts.clear();
     this.peerQueue = [];
     if (this.verify) {
       out.push({ kind: "verify-done", checked: this.verify.checked, outOfSync: this.verify.outOfSync, complete: false });
@@ -785,6 +1132,29 @@ export class ReplicationCore {
     this.bySeq.clear();
     this.unackedSent_bytes = 0;
     out.push(this.log("warn", `volume ${this.cfg.volume}: lost the peer: ${reason}`));
+    for (const { req } of this.peerReads.values()) out.push({ kind: "ack", req, ok: false, error: `Diskless and lost the peer: ${reason}` });
+    this.peerReads.clear();
+    if (this.diskFailure !== null) {
+      // No disk and no peer: nothing can complete. No new lineage and no fencing either: the
+      // peer holds the only good copy and must stay promotable.
+      this.conn = "StandAlone";
+      for (const w of this.writes.values()) {
+        if (!w.peerDone) {
+          w.peerDone = true;
+          w.error = `Diskless and lost the peer: ${reason}`;
+        }
+      }
+      for (const f of this.flushes.values()) {
+        if (!f.peerDone) {
+          f.peerDone = true;
+          f.error = `Diskless and lost the peer: ${reason}`;
+        }
+      }
+      for (const w of [...this.writes.values()]) this.finishWrite(w, out);
+      for (const f of [...this.flushes.values()]) this.finishFlush(f, out);
+      this.pump(out);
+      return out;
+    }
     if (this.role !== "Primary") return out;
     // Writes the peer may not have: their regions go to the bitmap for the next resync.
     for (const w of this.writes.values()) {
@@ -838,4 +1208,18 @@ export class ReplicationCore {
 
 function sha256(b: Uint8Array): Uint8Array {
   return new Uint8Array(createHash("sha256").update(b).digest());
+}
+
+const DIGEST_BYTES = 32;
+
+/** SHA-256 of each `block_bytes` block of `data` (the last may be short), concatenated. */
+function blockDigests(data: Uint8Array, block_bytes: number): Uint8Array {
+  const n = Math.ceil(data.byteLength / block_bytes);
+  const out = new Uint8Array(n * DIGEST_BYTES);
+  for (let i = 0; i < n; i++) out.set(createHash("sha256").update(data.subarray(i * block_bytes, Math.min((i + 1) * block_bytes, data.byteLength))).digest(), i * DIGEST_BYTES);
+  return out;
+}
+
+function maskBit(mask: Uint8Array, i: number): boolean {
+  return ((mask[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
 }

@@ -10,13 +10,16 @@ export const MSG_DATA_MAX_BYTES = 32 * 1024 * 1024;
 /** A bitmap of 1 MiB regions for a 64 TiB volume. */
 export const MSG_BITMAP_MAX_BYTES = 8 * 1024 * 1024;
 
-const T = { hello: 1, data: 2, flush: 3, ack: 4, "rs-data": 5, "rs-ack": 6, "rs-done": 7, "ov-req": 8, "ov-rep": 9, role: 10 } as const;
+const T = { hello: 1, data: 2, flush: 3, ack: 4, "rs-data": 5, "rs-ack": 6, "rs-done": 7, "ov-req": 8, "ov-rep": 9, role: 10, "cs-req": 11, "cs-rep": 12, "rs-blocks": 13, "rd-req": 14, "rd-rep": 15, outdate: 16, "outdate-ack": 17 } as const;
 const DIGEST_BYTES = 32;
 export const MSG_TYPE_DATA = T.data;
 export const MSG_TYPE_RS_DATA = T["rs-data"];
 /** Bytes before the payload of a data message (version, type, seq, offset, fua, length) and of rs-data. */
 export const DATA_HEADER_BYTES = 1 + 1 + 8 + 8 + 1 + 4;
 export const RS_DATA_HEADER_BYTES = 1 + 1 + 4 + 4;
+/** Checksum resync: digests of at most 64 Ki blocks per region, a mask of as many bits. */
+const CSUM_BLOCKS_MAX = 64 * 1024;
+export const CSUM_DIGEST_BYTES = DIGEST_BYTES;
 const PROTOCOLS: Protocol[] = ["A", "B", "C"];
 const ROLES: Role[] = ["Primary", "Secondary"];
 const ACK_KINDS = ["recv", "write", "flush"] as const;
@@ -69,6 +72,24 @@ export function encodeMessage(m: PeerMsg): Uint8Array {
     case "role":
       w.u8(ROLES.indexOf(m.role));
       break;
+    case "cs-req":
+      w.u32(m.region).u32(m.block_bytes).u32(m.digests.byteLength).bytes(m.digests);
+      break;
+    case "cs-rep":
+      w.u32(m.region).u32(m.differ.byteLength).bytes(m.differ);
+      break;
+    case "rs-blocks":
+      w.u32(m.region).u32(m.block_bytes).u32(m.mask.byteLength).bytes(m.mask).u32(m.data.byteLength).bytes(m.data);
+      break;
+    case "outdate":
+    case "outdate-ack":
+      break;
+    case "rd-req":
+      w.u53(m.seq).u53(m.offset_bytes).u32(m.length_bytes);
+      break;
+    case "rd-rep":
+      w.u53(m.seq).u8(m.ok ? 1 : 0).u32(m.data.byteLength).bytes(m.data);
+      break;
   }
   return w.finish();
 }
@@ -89,6 +110,17 @@ export function encodeMessageParts(m: PeerMsg): Uint8Array[] {
     w.u8(MSG_VERSION).u8(T["rs-data"]).u32(m.region).u32(m.data.byteLength);
     return [w.finish(), m.data];
   }
+  if (m.t === "rd-rep") {
+    const w = new ByteWriter(24);
+    w.u8(MSG_VERSION).u8(T["rd-rep"]).u53(m.seq).u8(m.ok ? 1 : 0).u32(m.data.byteLength);
+    return [w.finish(), m.data];
+  }
+  if (m.t === "rs-blocks") {
+    // Like rs-data: the blocks go to the cipher as they are, never copied into the message.
+    const w = new ByteWriter(32 + m.mask.byteLength);
+    w.u8(MSG_VERSION).u8(T["rs-blocks"]).u32(m.region).u32(m.block_bytes).u32(m.mask.byteLength).bytes(m.mask).u32(m.data.byteLength);
+    return [w.finish(), m.data];
+  }
   return [encodeMessage(m)];
 }
 
@@ -97,6 +129,44 @@ export type DecodeResult = { ok: true; msg: PeerMsg } | { ok: false; reason: str
 export function decodeMessage(b: Uint8Array): DecodeResult {
   try {
     return { ok: true, msg: decode(new ByteReader(b)) };
+  } catch (e) {
+    if (e instanceof DecodeError) return { ok: false, reason: e.message };
+    throw e;
+  }
+}
+
+/**
+ * A data or rs-data message given as its header and its payload in two buffers: the encrypted
+ * transport decrypts a large frame's payload on its own so it lands in a fresh, page-aligned
+ * buffer the Secondary can write with O_DIRECT (one page-cache copy and its writeback less).
+ * Other types are joined and decoded as usual.
+ */
+export function decodeSplitMessage(head: Uint8Array, payload: Uint8Array): DecodeResult {
+  const p = Buffer.isBuffer(payload) ? new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength) : payload;
+  try {
+    const r = new ByteReader(head);
+    const version = r.u8("version");
+    if (version !== MSG_VERSION) throw new DecodeError(`message version ${version}, this build speaks ${MSG_VERSION}`);
+    const type = r.u8("type");
+    let m: PeerMsg;
+    if (type === T.data) {
+      const seq = r.u53("seq");
+      const offset_bytes = r.u53("offset");
+      const fua = r.u8("fua");
+      if (fua > 1) throw new DecodeError("fua must be 0 or 1");
+      const n = r.u32("data length");
+      if (n !== p.byteLength || n > MSG_DATA_MAX_BYTES) throw new DecodeError(`data: length ${n} but ${p.byteLength} bytes follow`);
+      m = { t: "data", seq, offset_bytes, fua: fua === 1, data: p };
+    } else if (type === T["rs-data"]) {
+      const region = r.u32("region");
+      const n = r.u32("resync data length");
+      if (n !== p.byteLength || n > MSG_DATA_MAX_BYTES) throw new DecodeError(`resync data: length ${n} but ${p.byteLength} bytes follow`);
+      m = { t: "rs-data", region, data: p };
+    } else {
+      return decodeMessage(Buffer.concat([head, payload]));
+    }
+    r.end("message header");
+    return { ok: true, msg: m };
   } catch (e) {
     if (e instanceof DecodeError) return { ok: false, reason: e.message };
     throw e;
@@ -186,6 +256,39 @@ function decode(r: ByteReader): PeerMsg {
     case T.role:
       m = { t: "role", role: pick(ROLES, r.u8("role"), "role") };
       break;
+    case T["cs-req"]: {
+      const region = r.u32("region");
+      const block_bytes = r.u32("block size");
+      m = { t: "cs-req", region, block_bytes, digests: new Uint8Array(sized(r, CSUM_BLOCKS_MAX * DIGEST_BYTES, "digests")) };
+      if (m.digests.byteLength % DIGEST_BYTES !== 0) throw new DecodeError(`digests: ${m.digests.byteLength} bytes is not a multiple of ${DIGEST_BYTES}`);
+      break;
+    }
+    case T["cs-rep"]:
+      m = { t: "cs-rep", region: r.u32("region"), differ: new Uint8Array(sized(r, CSUM_BLOCKS_MAX / 8, "block mask")) };
+      break;
+    case T["rs-blocks"]: {
+      const region = r.u32("region");
+      const block_bytes = r.u32("block size");
+      const mask = new Uint8Array(sized(r, CSUM_BLOCKS_MAX / 8, "block mask"));
+      m = { t: "rs-blocks", region, block_bytes, mask, data: sized(r, MSG_DATA_MAX_BYTES, "resync blocks") };
+      break;
+    }
+    case T.outdate:
+      m = { t: "outdate" };
+      break;
+    case T["outdate-ack"]:
+      m = { t: "outdate-ack" };
+      break;
+    case T["rd-req"]:
+      m = { t: "rd-req", seq: r.u53("seq"), offset_bytes: r.u53("offset"), length_bytes: r.u32("length") };
+      break;
+    case T["rd-rep"]: {
+      const seq = r.u53("seq");
+      const ok = r.u8("ok");
+      if (ok > 1) throw new DecodeError("ok must be 0 or 1");
+      m = { t: "rd-rep", seq, ok: ok === 1, data: sized(r, MSG_DATA_MAX_BYTES, "read data") };
+      break;
+    }
     default:
       throw new DecodeError(`unknown message type ${type}`);
   }

@@ -37,7 +37,7 @@ const requestSchema = z.discriminatedUnion("cmd", [
       promotion_attr: z.string().regex(/^master-[A-Za-z0-9_.-]{1,64}$/, "must be master-<primitive id>").optional(),
     })
     .strict(),
-  z.object({ cmd: z.enum(["down", "secondary", "connect", "disconnect", "verify", "invalidate"]), volume: volumeName }).strict(),
+  z.object({ cmd: z.enum(["down", "attach", "secondary", "connect", "disconnect", "verify", "invalidate"]), volume: volumeName }).strict(),
   z.object({ cmd: z.literal("primary"), volume: volumeName, force: z.boolean().default(false), allow_two_primaries: z.boolean().default(false) }).strict(),
   z.object({ cmd: z.literal("resolve-split-brain"), volume: volumeName, discard: z.literal("local") }).strict(),
 ]);
@@ -285,6 +285,8 @@ export class VolumeService {
           return { ok: true, message: await this.up(m) };
         case "down":
           return { ok: true, message: await this.down(m) };
+        case "attach":
+          return { ok: true, message: await this.attach(m) };
         case "primary":
           return { ok: true, message: await this.primary(m, req.force, req.allow_two_primaries) };
         case "secondary":
@@ -309,6 +311,11 @@ export class VolumeService {
           return { ok: true, message: this.resolveSplitBrain(m) };
       }
     });
+  }
+
+  /** The attached Volume of a configured volume, or null (in-process callers and tests). */
+  volume(name: string): Volume | null {
+    return this.volumes.get(name)?.vol ?? null;
   }
 
   private attached(m: Managed): Volume {
@@ -385,7 +392,7 @@ export class VolumeService {
         peerId: this.peer.id,
         key: this.o.key,
         peerAddress: { host: this.listenHost, port: v.peer_port },
-        config: { protocol: v.protocol, splitBrain: v.split_brain, allowTwoPrimaries: v.allow_two_primaries },
+        config: { protocol: v.protocol, splitBrain: v.split_brain, allowTwoPrimaries: v.allow_two_primaries, csums: v.csums },
         resyncRate_bytes_s: v.resync_rate_mib_s * 1024 * 1024,
         linkEncryption: v.link_encryption,
         outdatePeer: () => this.outdatePeer(m, epoch),
@@ -424,6 +431,25 @@ export class VolumeService {
     // the resource manager's stop of the node's instances supersede it).
     this.publishScore(m);
     return `${m.cfg.name}: down`;
+  }
+
+  /**
+   * After the operator fixed a disk that was detached on an I/O error: attach it again. The
+   * metadata written at the detach says Inconsistent with every region out of sync, so the
+   * handshake makes this side the target of a full resync (with `csums: true` only blocks that
+   * differ travel). A Diskless Primary must be demoted first: a Primary cannot be a sync target.
+   */
+  async attach(m: Managed): Promise<string> {
+    const vol = m.vol;
+    const name = m.cfg.name;
+    if (!vol) return this.up(m);
+    if (vol.core.diskFailure === null) return `${name}: disk already attached (${vol.core.diskState})`;
+    if (vol.core.role === "Primary") throw new Refused(`volume ${name} is a Diskless Primary (its I/O goes to ${this.peer.name}): \`hapd volume secondary ${name}\` first (or move the Primary to ${this.peer.name}), then attach`);
+    const why = vol.core.diskFailure;
+    await this.down(m);
+    const up = await this.up(m);
+    this.o.log.info("volume", `${name}: disk attached again after "${why}"; a full resync from ${this.peer.name} follows`);
+    return `${up}; the disk failed earlier (${why}): a full resync from ${this.peer.name} follows`;
   }
 
   async primary(m: Managed, force: boolean, twoPrimaries = false): Promise<string> {
@@ -630,6 +656,8 @@ export class VolumeService {
         peer_role: null,
         out_of_sync_regions: 0,
         region_bytes: 0,
+        resync_sent_bytes: 0,
+        resync_skipped_bytes: 0,
         generation: "",
         io_frozen: false,
         fencing: m.fencing,
@@ -655,7 +683,8 @@ export class VolumeService {
       c.conn !== "Connected" ? (m.peerMark ? "Outdated" : "DUnknown") : c.repl === "SyncSource" ? "Inconsistent" : "UpToDate";
     const connection = c.conn === "Connected" ? c.repl : m.splitBrain && c.conn === "StandAlone" ? "StandAlone (split brain)" : c.conn;
     let hint = "";
-    if (m.splitBrain && c.conn !== "Connected") hint = `split brain, nothing discarded: on the node whose changes must go, \`hapd volume secondary ${name}\` then \`hapd volume resolve-split-brain ${name} --discard-local\` (its divergent regions are saved first); on the other, \`hapd volume connect ${name}\``;
+    if (c.diskFailure !== null) hint = `Diskless: the local disk failed (${c.diskFailure}) and was detached; ${c.role === "Primary" ? (c.conn === "Connected" && c.repl === "Established" ? `I/O goes through ${this.peer.name}. ` : "I/O FAILS (no UpToDate peer). ") : ""}Fix the disk, then ${c.role === "Primary" ? `\`hapd volume secondary ${name}\` and ` : ""}\`hapd volume attach ${name}\` (a full resync from ${this.peer.name} follows)`;
+    else if (m.splitBrain && c.conn !== "Connected") hint = `split brain, nothing discarded: on the node whose changes must go, \`hapd volume secondary ${name}\` then \`hapd volume resolve-split-brain ${name} --discard-local\` (its divergent regions are saved first); on the other, \`hapd volume connect ${name}\``;
     else if (c.suspended) hint = `I/O frozen until the cluster records ${this.peer.name} Outdated: ${m.fencing}`;
     else if (c.diskState === "Outdated") hint = `Outdated: ${this.peer.name} has writes this disk lacks; it resyncs when connected. Promoting here needs --force and loses them`;
     else if (c.diskState === "Inconsistent" && c.repl !== "SyncTarget") hint = `Inconsistent: connect to an UpToDate peer to finish the sync`;
@@ -674,10 +703,12 @@ export class VolumeService {
       peer_role: c.peerRole,
       out_of_sync_regions: remaining,
       region_bytes: vol.region_bytes,
+      resync_sent_bytes: c.resyncSent_bytes,
+      resync_skipped_bytes: c.resyncSkipped_bytes,
       generation: hex(c.generations.current),
       io_frozen: c.suspended,
       fencing: m.fencing,
-      last_error: c.lastError,
+      last_error: c.diskFailure !== null ? `local disk failed: ${c.diskFailure}` : c.lastError,
       split_brain: c.conn === "Connected" ? null : m.splitBrain,
       last_verify: m.lastVerify,
       preserved: m.preserved,

@@ -17,7 +17,7 @@ export type VolumeCommand =
   | { cmd: "status" }
   | { cmd: "create"; volume: string; force?: boolean; assume_clean?: boolean }
   | { cmd: "up"; volume: string; promotion_attr?: string }
-  | { cmd: "down" | "secondary" | "connect" | "disconnect" | "verify" | "invalidate"; volume: string }
+  | { cmd: "down" | "attach" | "secondary" | "connect" | "disconnect" | "verify" | "invalidate"; volume: string }
   | { cmd: "primary"; volume: string; force?: boolean; allow_two_primaries?: boolean }
   | { cmd: "resolve-split-brain"; volume: string; discard: "local" };
 
@@ -32,6 +32,12 @@ export interface VolumeDetail extends VolumeReport {
   peer_role: "Primary" | "Secondary" | null;
   out_of_sync_regions: number;
   region_bytes: number;
+  /**
+   * The current or last resync this node sourced: bytes sent, and bytes a checksum resync
+   * (`csums: true`) found equal on the peer and did not send.
+   */
+  resync_sent_bytes: number;
+  resync_skipped_bytes: number;
   generation: string;
   /** Writes and flushes held until the cluster records the peer Outdated. */
   io_frozen: boolean;

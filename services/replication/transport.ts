@@ -13,7 +13,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import type { ClusterKey } from "../shared/wire.ts";
 import { ByteQueue } from "./nbd/byte-queue.ts";
 import { readU32 } from "./nbd/protocol.ts";
-import { DATA_HEADER_BYTES, decodeMessage, encodeMessageParts, MSG_DATA_MAX_BYTES, MSG_TYPE_DATA, MSG_TYPE_RS_DATA, RS_DATA_HEADER_BYTES } from "./messages.ts";
+import { DATA_HEADER_BYTES, decodeMessage, decodeSplitMessage, encodeMessageParts, MSG_DATA_MAX_BYTES, MSG_TYPE_DATA, MSG_TYPE_RS_DATA, RS_DATA_HEADER_BYTES } from "./messages.ts";
 import type { PeerMsg } from "./types.ts";
 
 const MAGIC = 0x48415052; // "HAPR"
@@ -22,6 +22,8 @@ const NONCE_BYTES = 16;
 const TAG_BYTES = 16;
 const PREFACE_FIXED_BYTES = 4 + 1 + 1 + 4 + NONCE_BYTES + 2;
 export const FRAME_MAX_BYTES = MSG_DATA_MAX_BYTES + 4096;
+/** Encrypted frames at least this large are decrypted in two parts (header, payload). */
+const SPLIT_DECRYPT_MIN_BYTES = 64 * 1024;
 
 export type SessionEvent = { kind: "message"; msg: PeerMsg } | { kind: "keepalive" } | { kind: "ready"; peerId: number } | { kind: "error"; reason: string };
 
@@ -174,10 +176,24 @@ export class PeerSession {
     d.setAAD(head);
     d.setAuthTag(body.subarray(len - TAG_BYTES));
     let plain: Uint8Array;
+    let split: { head: Uint8Array; payload: Uint8Array } | null = null;
     try {
-      if (this.encrypt) {
+      const ct = body.subarray(0, len - TAG_BYTES);
+      if (this.encrypt && ct.byteLength >= SPLIT_DECRYPT_MIN_BYTES) {
+        // A large write: decrypt its header apart so the payload gets a fresh (page-aligned)
+        // buffer of its own, which the Secondary writes with O_DIRECT. GCM is a stream cipher
+        // underneath, so any split gives the same bytes; nothing is used before final() below.
+        const first = d.update(ct.subarray(0, 2));
+        const hdr = first[1] === MSG_TYPE_DATA ? DATA_HEADER_BYTES : first[1] === MSG_TYPE_RS_DATA ? RS_DATA_HEADER_BYTES : 0;
+        if (hdr > 2 && ct.byteLength > hdr) {
+          split = { head: Buffer.concat([first, d.update(ct.subarray(2, hdr))]), payload: d.update(ct.subarray(hdr)) };
+          plain = split.payload;
+        } else {
+          plain = Buffer.concat([first, d.update(ct.subarray(2))]);
+        }
+      } else if (this.encrypt) {
         // GCM's final() yields no bytes; it only checks the tag. Skipping a concat saves a copy.
-        plain = d.update(body.subarray(0, len - TAG_BYTES));
+        plain = d.update(ct);
       } else {
         plain = body.subarray(0, len - TAG_BYTES);
         d.setAAD(plain);
@@ -187,7 +203,7 @@ export class PeerSession {
       return { kind: "error", reason: "frame failed authentication (altered, replayed or out of order, or the hosts disagree on link_encryption)" };
     }
     if (plain.byteLength === 0) return { kind: "keepalive" };
-    const r = decodeMessage(plain);
+    const r = split ? decodeSplitMessage(split.head, split.payload) : decodeMessage(plain);
     if (!r.ok) return { kind: "error", reason: `undecodable message from node ${this.peerId}: ${r.reason}` };
     return { kind: "message", msg: r.msg };
   }

@@ -26,6 +26,16 @@ export interface CoreConfig {
    * from both sides: the one user (QEMU migrating) writes from one side at a time.
    */
   allowTwoPrimaries: boolean;
+  /**
+   * Checksum-based resync (DRBD's csums-alg): the resync source sends a SHA-256 per block of each
+   * out-of-sync region first and transfers only the blocks whose digest the target does not
+   * share. Pays a round trip and a read on the target per region; worth it when regions marked
+   * out of sync are mostly equal (a full sync of disks already nearly identical, a bitmap that
+   * over-marks 1 MiB regions for scattered small writes). Only the source's setting matters.
+   */
+  csums: boolean;
+  /** Block size of those digests (a divisor of nothing in particular: the last block of a region may be short). */
+  csumBlock_bytes: number;
   /** A fresh random 64-bit generation id (crypto in production, seeded in the simulator). */
   newGeneration: () => bigint;
 }
@@ -38,6 +48,8 @@ export const DEFAULT_CONFIG: Omit<CoreConfig, "nodeId" | "volume" | "newGenerati
   congestion: "block",
   resyncInFlightMax: 8,
   allowTwoPrimaries: false,
+  csums: false,
+  csumBlock_bytes: 16 * 1024,
 };
 
 export type PeerMsg =
@@ -51,6 +63,22 @@ export type PeerMsg =
   /** Online verify: the verifier's SHA-256 of a region; the peer compares with its own. */
   | { t: "ov-req"; region: number; digest: Uint8Array }
   | { t: "ov-rep"; region: number; equal: boolean }
+  /** Checksum resync: the source's SHA-256 of each `block_bytes` block of a region (the last may be short). */
+  | { t: "cs-req"; region: number; block_bytes: number; digests: Uint8Array }
+  /** The target's answer: bit i (LSB first) set = block i differs and must be sent. */
+  | { t: "cs-rep"; region: number; differ: Uint8Array }
+  /** Resync data of the blocks set in `mask` only, concatenated in block order; an empty mask = the region is in sync. */
+  | { t: "rs-blocks"; region: number; block_bytes: number; mask: Uint8Array; data: Uint8Array }
+  /** A Diskless Primary reads through its UpToDate peer (in the stream's order, after earlier writes). */
+  | { t: "rd-req"; seq: number; offset_bytes: number; length_bytes: number }
+  | { t: "rd-rep"; seq: number; ok: boolean; data: Uint8Array }
+  /**
+   * The Primary outdates a reachable peer over the link (DRBD does so too), in addition to the
+   * cluster's mark: the peer marks its disk Outdated if it is consistent (a sync target is
+   * Inconsistent already), makes that durable, then answers `outdate-ack`.
+   */
+  | { t: "outdate" }
+  | { t: "outdate-ack" }
   /** A role change while connected (the Hello carried the role at connect time). */
   | { t: "role"; role: Role };
 
@@ -62,7 +90,8 @@ export type Effect =
   | { kind: "disk-flush"; io: number }
   /** Must be durable before any later effect runs (write-ahead activity log). */
   | { kind: "meta-commit"; meta: VolumeMeta }
-  | { kind: "ack"; req: number; ok: boolean; error?: string }
+  /** `data`: the bytes of a read served by the peer (readFromPeer). */
+  | { kind: "ack"; req: number; ok: boolean; error?: string; data?: Uint8Array }
   /** Fencing hook: ask the cluster to mark the peer Outdated; answer with fenceConfirmed(). */
   | { kind: "outdate-peer" }
   /** Close the transport to the peer. */
@@ -81,7 +110,9 @@ export type IoPurpose =
   | { kind: "peer-flush"; seq: number; resync: null; epoch: number }
   | { kind: "rs-read"; region: number; epoch: number }
   | { kind: "ov-read"; region: number; epoch: number }
-  | { kind: "ov-peer-read"; region: number; digest: Uint8Array; epoch: number };
+  | { kind: "ov-peer-read"; region: number; digest: Uint8Array; epoch: number }
+  | { kind: "cs-peer-read"; region: number; block_bytes: number; digests: Uint8Array; epoch: number }
+  | { kind: "peer-read"; seq: number; epoch: number };
 
 export interface PromoteResult {
   ok: boolean;

@@ -32,6 +32,8 @@ export interface VolumeOptions {
   /** Resync bandwidth cap (bytes/s) on the source's reads; 0 or absent = unpaced. */
   resyncRate_bytes_s?: number;
   log?: (level: string, message: string) => void;
+  /** Opens the backing file (tests substitute a backend that fails on demand); default FileBackend. */
+  openBackend?: (path: string, direct: boolean) => Promise<BlockBackend>;
   /** Sees the events a service reports in status (split brain, verify results, preserved copies). */
   observe?: (e: Extract<Effect, { kind: "split-brain" | "verify-done" | "preserve-divergent" }> & { path?: string }) => void;
 }
@@ -51,11 +53,11 @@ export class Volume implements BlockBackend {
   private readonly queue: Effect[] = [];
   private committing = false;
   private resyncNext_ms = 0;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (data?: Uint8Array) => void; reject: (e: Error) => void }>();
 
   private constructor(
     private readonly o: VolumeOptions,
-    private readonly backend: FileBackend,
+    private readonly backend: BlockBackend,
     private readonly store: MetaStore,
     private readonly metaFd: number,
     private readonly metaFh: FileHandle,
@@ -87,7 +89,7 @@ export class Volume implements BlockBackend {
 
   /** Attaches (refusing bad metadata with a MetadataError naming the volume) and starts the link. */
   static async open(o: VolumeOptions): Promise<Volume> {
-    const backend = await FileBackend.open(o.dataPath, { direct: o.directIo ?? true });
+    const backend = o.openBackend ? await o.openBackend(o.dataPath, o.directIo ?? true) : await FileBackend.open(o.dataPath, { direct: o.directIo ?? true });
     const metaFd = fs.openSync(o.metaPath, "r+");
     try {
       const store = MetaStore.attach(new FdMetaDevice(fs, metaFd), o.name, { size_bytes: backend.size_bytes });
@@ -122,7 +124,20 @@ export class Volume implements BlockBackend {
 
   async read(offset_bytes: number, length_bytes: number): Promise<Uint8Array> {
     if (this.core.role !== "Primary") throw Object.assign(new Error(`volume ${this.o.name} is not Primary here`), { code: "EPERM" });
-    return this.backend.read(offset_bytes, length_bytes);
+    if (this.core.diskFailure === null) {
+      try {
+        return await this.backend.read(offset_bytes, length_bytes);
+      } catch (e) {
+        // A local read error detaches the disk like a write error; the read is then retried
+        // through the peer if it is connected and UpToDate (readFromPeer fails it otherwise).
+        this.run(this.core.localIoFailed(`read failed: ${(e as Error).message}`));
+      }
+    }
+    const req = this.nextReq++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.pending.set(req, { resolve: (d) => resolve(d ?? new Uint8Array(0)), reject });
+      this.run(this.core.readFromPeer(req, offset_bytes, length_bytes));
+    });
   }
 
   write(offset_bytes: number, data: Uint8Array, fua: boolean): Promise<void> {
@@ -178,6 +193,11 @@ export class Volume implements BlockBackend {
     this.run(this.core.connect());
   }
 
+  /** Detach the disk as after a local I/O error (DRBD's `detach`; tests use it to inject one). */
+  detach(reason: string): void {
+    this.run(this.core.localIoFailed(reason));
+  }
+
   disconnect(reason = "operator disconnect"): void {
     this.run(this.core.disconnect(reason));
   }
@@ -198,7 +218,7 @@ export class Volume implements BlockBackend {
   private submit(issue: (req: number) => Effect[]): Promise<void> {
     const req = this.nextReq++;
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(req, { resolve, reject });
+      this.pending.set(req, { resolve: () => resolve(), reject });
       this.run(issue(req));
     });
   }
@@ -269,7 +289,7 @@ export class Volume implements BlockBackend {
       case "ack": {
         const p = this.pending.get(e.req);
         this.pending.delete(e.req);
-        if (e.ok) p?.resolve();
+        if (e.ok) p?.resolve(e.data);
         else p?.reject(Object.assign(new Error(`volume ${this.o.name}: ${e.error ?? "write failed"}`), { code: "EIO" }));
         break;
       }

@@ -86,6 +86,13 @@ const volumeSchema = z
      * (docs/replication.md, benchmark). Both hosts must agree, or the link does not come up.
      */
     link_encryption: z.boolean().default(true),
+    /**
+     * Checksum-based resync (DRBD's csums-alg): the resync source sends a SHA-256 per 16 KiB
+     * block first and transfers only blocks that differ. Costs a read and hashing on both sides
+     * and a round trip per region; pays off when marked regions are mostly equal (scattered
+     * small writes during a disconnect, a full sync of disks already nearly identical).
+     */
+    csums: z.boolean().default(false),
   })
   .strict();
 

@@ -31,6 +31,11 @@ const arbMsg: fc.Arbitrary<PeerMsg> = fc.oneof(
   fc.record({ t: fc.constant("ov-req" as const), region: big, digest: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
   fc.record({ t: fc.constant("ov-rep" as const), region: big, equal: fc.boolean() }),
   fc.record({ t: fc.constant("role" as const), role: fc.constantFrom("Primary" as const, "Secondary" as const) }),
+  fc.record({ t: fc.constant("cs-req" as const), region: big, block_bytes: fc.constantFrom(0, 511, 4096, 16384, REGION_BYTES, REGION_BYTES * 2), digests: fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.constant(new Uint8Array(16 * 32)), fc.constant(new Uint8Array(4 * 32))) }),
+  fc.record({ t: fc.constant("rd-req" as const), seq: big, offset_bytes: fc.oneof(fc.integer({ min: 0, max: SIZE_BYTES }), big), length_bytes: fc.oneof(fc.integer({ min: 0, max: SIZE_BYTES }), big) }),
+  fc.record({ t: fc.constant("rd-rep" as const), seq: big, ok: fc.boolean(), data: bytes }),
+  fc.record({ t: fc.constant("cs-rep" as const), region: big, differ: fc.uint8Array({ maxLength: 8 }) }),
+  fc.record({ t: fc.constant("rs-blocks" as const), region: big, block_bytes: fc.constantFrom(0, 4096, 16384, REGION_BYTES), mask: fc.oneof(fc.uint8Array({ maxLength: 8 }), fc.constant(new Uint8Array([0xff, 0xff])), fc.constant(new Uint8Array([1, 0]))), data: fc.oneof(bytes, fc.constant(new Uint8Array(4096)), fc.constant(new Uint8Array(REGION_BYTES))) }),
 );
 
 describe("replication core, hostile peer", () => {

@@ -130,9 +130,9 @@ describe("replication core in the simulator", () => {
     converge(sim, client);
   });
 
-  it(`resync converges after random disconnects while the Primary keeps writing (${SEEDS} seeds)`, () => {
+  it.each([false, true])(`resync converges after random disconnects while the Primary keeps writing (${SEEDS} seeds, csums %s)`, (csums) => {
     for (let seed = 1; seed <= SEEDS; seed++) {
-      const { sim, a, b, client } = setup(seed + 3000);
+      const { sim, a, b, client } = setup(seed + 3000, { csums, csumBlock_bytes: 4096 });
       client.start();
       for (let i = 0; i < 5; i++) {
         sim.runFor(sim.rng.next() * 40);
@@ -299,6 +299,45 @@ describe("promotion and fencing", () => {
     expect([c, d].some((n) => n.log.some((l) => /both nodes became Primary at once/.test(l)))).toBe(true);
   });
 
+  it(`the cluster silent: a peer that comes back is outdated over the link, I/O resumes, and no acknowledged write is lost (${SEEDS} seeds)`, () => {
+    let resumedByLink = 0;
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const { sim, a, b, client } = setup(seed + 7000);
+      sim.clusterDown = true;
+      client.start();
+      sim.runFor(5 + sim.rng.next() * 20);
+      sim.cut();
+      sim.runFor(30);
+      expect(a.c.suspended).toBe(true);
+      const acked = client.lastAcked.size;
+      sim.runFor(20);
+      expect(client.lastAcked.size).toBe(acked); // frozen: nothing acknowledged without the cluster
+      sim.heal();
+      expect(sim.runUntil(() => !a.c.suspended, 200)).toBe(true);
+      expect(a.log.some((l) => /the peer confirmed over the link that it is Outdated or Inconsistent; resuming I\/O/.test(l))).toBe(true);
+      resumedByLink++;
+      sim.runFor(sim.rng.next() * 10);
+      // Safety: crash the Primary at once; the peer is promotable only if it holds every acknowledged write.
+      sim.crash(a);
+      client.abandon();
+      sim.runFor(20);
+      const r = sim.promote(b);
+      if (r.ok) expect(client.check(b.data.current, client.lastAcked)).toEqual([]);
+      else expect(["Outdated", "Inconsistent"]).toContain(b.c.diskState);
+    }
+    expect(resumedByLink).toBe(SEEDS);
+  });
+
+  it("an operator disconnect on the Primary outdates the in-sync peer over the link at once", () => {
+    const { sim, a, b } = setup(7500);
+    sim.clusterDown = true;
+    sim.exec(a, a.c.disconnect("operator disconnect"));
+    sim.runFor(5);
+    expect(b.c.diskState).toBe("Outdated");
+    expect(sim.meta(b).flags & 2).toBe(2); // durable: the OUTDATED flag is in its metadata
+    expect(b.c.promote().message).toMatch(/refusing promotion: the cluster marked this disk Outdated/);
+  });
+
   it("an Outdated disk refuses promotion until forced, and the cluster outdates only a Secondary", () => {
     const { sim, a, b } = setup(13);
     sim.cut();
@@ -308,6 +347,179 @@ describe("promotion and fencing", () => {
     expect(r.ok).toBe(false);
     expect(r.message).toMatch(/volume vol0: refusing promotion: the cluster marked this disk Outdated/);
     expect(a.c.outdate().ok).toBe(false);
+  });
+});
+
+describe("checksum-based resync (csums)", () => {
+  /** Writes `data` at `offset_bytes` on the Primary and runs until it is acknowledged. */
+  function put(sim: ReplSim, n: SimNode, req: number, offset_bytes: number, data: Uint8Array): void {
+    let acked = false;
+    sim.onAck = (_n, r, ok) => {
+      if (r === req) acked = ok;
+    };
+    sim.exec(n, n.c.write(req, offset_bytes, data, false));
+    expect(sim.runUntil(() => acked, 200)).toBe(true);
+  }
+  const stamp = (block: number, v: number) => new Uint8Array(BLOCK_BYTES).fill(v).fill(block & 0xff, 0, 8);
+
+  function run(csums: boolean) {
+    const { sim, a, b } = setup(77, { csums, csumBlock_bytes: 4096 });
+    let req = 1;
+    for (let blk = 0; blk < BLOCKS; blk++) put(sim, a, req++, blk * BLOCK_BYTES, stamp(blk, 1));
+    sim.cut();
+    expect(sim.runUntil(() => b.c.diskState === "Outdated" && !a.c.suspended, 200)).toBe(true);
+    // While disconnected every region is rewritten with what it already holds (all 16 regions
+    // dirty), and four blocks really change: 5 (region 0), 40 and 41 (adjacent, region 2), 200.
+    for (let blk = 0; blk < BLOCKS; blk++) put(sim, a, req++, blk * BLOCK_BYTES, stamp(blk, [5, 40, 41, 200].includes(blk) ? 2 : 1));
+    expect(a.c.outOfSyncRegions).toBe(16);
+    sim.heal();
+    expect(sim.runUntil(() => sim.inSync(), 500)).toBe(true);
+    sim.runFor(20);
+    return { sim, a, b };
+  }
+
+  it("transfers only the blocks whose digest differs, and the copies end byte-identical", () => {
+    const { sim, a, b } = run(true);
+    expect(Buffer.from(b.data.current).equals(Buffer.from(a.data.current))).toBe(true);
+    expect(a.c.resyncSent_bytes).toBe(4 * BLOCK_BYTES);
+    expect(a.c.resyncSkipped_bytes).toBe(sim.size_bytes - 4 * BLOCK_BYTES);
+    const sent = a.effects.flatMap((e) => (e.kind === "send" && (e.msg.t === "rs-blocks" || e.msg.t === "rs-data") ? [e.msg] : []));
+    expect(sent.every((m) => m.t === "rs-blocks")).toBe(true);
+    expect(sent.reduce((n, m) => n + m.data.byteLength, 0)).toBe(4 * BLOCK_BYTES);
+    // Blocks 40 and 41 are one write on the target (adjacent in the region and in the message).
+    const resyncWrites = b.effects.filter((e) => e.kind === "disk-write" && e.data.byteLength < sim.region_bytes);
+    expect(resyncWrites.map((e) => (e.kind === "disk-write" ? [e.offset_bytes / BLOCK_BYTES, e.data.byteLength / BLOCK_BYTES] : []))).toEqual(
+      expect.arrayContaining([[5, 1], [40, 2], [200, 1]]),
+    );
+    expect(a.log.some((l) => /resync finished \(16384 bytes sent, 1032192 skipped as equal by checksum\)/.test(l))).toBe(true);
+  });
+
+  it("without csums the same resync sends every marked region whole", () => {
+    const { sim, a, b } = run(false);
+    expect(Buffer.from(b.data.current).equals(Buffer.from(a.data.current))).toBe(true);
+    expect(a.c.resyncSent_bytes).toBe(sim.size_bytes);
+    expect(a.c.resyncSkipped_bytes).toBe(0);
+  });
+
+  it("a full sync of an invalidated but identical disk sends nothing; a corrupted block is repaired", () => {
+    const { sim, a, b } = run(true);
+    b.data.current[123 * BLOCK_BYTES + 7]! ^= 0xff; // behind replication's back
+    const r = b.c.invalidate();
+    sim.exec(b, r.effects);
+    expect(r.ok).toBe(true);
+    expect(sim.runUntil(() => sim.inSync(), 500)).toBe(true);
+    sim.runFor(20);
+    expect(Buffer.from(b.data.current).equals(Buffer.from(a.data.current))).toBe(true);
+    expect(a.c.resyncSent_bytes).toBe(BLOCK_BYTES);
+    expect(a.c.resyncSkipped_bytes).toBe(sim.size_bytes - BLOCK_BYTES);
+  });
+});
+
+describe("detach on local I/O errors (Diskless)", () => {
+  it(`a Primary whose disk fails goes Diskless and keeps serving writes, flushes and reads through the UpToDate peer (${SEEDS} seeds)`, () => {
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const { sim, a, b, client } = setup(seed + 6000);
+      client.start();
+      sim.runFor(10 + sim.rng.next() * 20);
+      a.failIo = true;
+      sim.runFor(60);
+      expect(a.c.diskState).toBe("Diskless");
+      expect(a.c.diskFailure).toMatch(/failed/);
+      expect(a.log.some((l) => /local disk I\/O error .*disk Failed, detached → Diskless; I\/O goes on through the peer/.test(l))).toBe(true);
+      client.stop();
+      expect(sim.runUntil(() => client.outstanding === 0, 200)).toBe(true);
+      // Every write was acknowledged (none failed) and every acknowledged write is on the peer.
+      expect(client.failures).toBe(0);
+      expect(client.check(b.data.current, client.lastAcked)).toEqual([]);
+      expect(client.check(b.data.current, client.durable)).toEqual([]);
+      // Reads come from the peer: the bytes of its disk.
+      a.reads.set(9999, null);
+      sim.exec(a, a.c.readFromPeer(9999, 4096, 8192));
+      expect(sim.runUntil(() => a.reads.get(9999) != null, 50)).toBe(true);
+      expect(Buffer.from(a.reads.get(9999)!).equals(Buffer.from(b.data.current.subarray(4096, 12288)))).toBe(true);
+      // The peer stays UpToDate and connected; the metadata says Inconsistent with every region marked.
+      expect(b.c.diskState).toBe("UpToDate");
+      expect(a.c.repl).toBe("Established");
+      expect(sim.meta(a).flags & 1).toBe(0);
+      expect(a.c.outOfSyncRegions).toBe(sim.size_bytes / sim.region_bytes);
+      expect(a.c.promote().ok).toBe(true); // already Primary
+    }
+  });
+
+  it("a Diskless Primary without its peer fails I/O, does not fence the peer, and the peer can be promoted", () => {
+    const { sim, a, b, client } = setup(6500);
+    client.start();
+    sim.runFor(10);
+    a.failIo = true;
+    sim.runFor(20);
+    expect(a.c.diskState).toBe("Diskless");
+    sim.cut();
+    sim.runFor(50);
+    client.stop();
+    sim.runFor(20);
+    expect(client.failures).toBeGreaterThan(0);
+    expect(a.c.conn).toBe("StandAlone");
+    expect(a.effects.filter((e) => e.kind === "outdate-peer")).toEqual([]);
+    expect(b.c.diskState).toBe("UpToDate");
+    a.reads.set(1, null);
+    sim.exec(a, a.c.readFromPeer(1, 0, 4096));
+    expect(a.reads.get(1)).toBe(null);
+    expect(sim.promote(b).ok).toBe(true);
+    expect(client.check(b.data.current, client.lastAcked)).toEqual([]);
+  });
+
+  it("a Primary alone whose disk fails keeps its metadata (the only good copy): after the repair it resyncs the Outdated peer, nothing lost", () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const { sim, a, b, client } = setup(seed + 6800);
+      client.start();
+      sim.runFor(10);
+      sim.cut();
+      sim.runFor(30); // fenced: b Outdated, a writes alone
+      expect(b.c.diskState).toBe("Outdated");
+      a.failIo = true;
+      sim.runFor(30);
+      client.stop();
+      sim.runFor(20);
+      client.abandon();
+      expect(a.c.diskState).toBe("Diskless");
+      expect(client.failures).toBeGreaterThan(0);
+      expect(sim.meta(a).flags & 1).toBe(1); // still CONSISTENT on disk
+      a.failIo = false;
+      sim.restart(a); // attach after the repair
+      expect(a.c.diskState).toBe("UpToDate");
+      sim.heal();
+      expect(sim.runUntil(() => sim.inSync(), 1000)).toBe(true);
+      sim.runFor(20);
+      expect(client.check(b.data.current, client.lastAcked)).toEqual([]);
+      expect(digest(b.data.current)).toBe(digest(a.data.current));
+    }
+  });
+
+  it("a Secondary whose disk fails detaches and parts; the Primary goes on alone (fencing it) and a Diskless node refuses promotion", () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const { sim, a, b, client } = setup(seed + 6600);
+      client.start();
+      sim.runFor(10);
+      b.failIo = true;
+      sim.runFor(60);
+      expect(b.c.diskState).toBe("Diskless");
+      expect(b.c.conn).toBe("StandAlone");
+      expect(a.c.conn).not.toBe("Connected");
+      client.stop();
+      expect(sim.runUntil(() => client.outstanding === 0, 200)).toBe(true);
+      expect(client.failures).toBe(0);
+      expect(client.check(a.data.current, client.lastAcked)).toEqual([]);
+      const r = b.c.promote();
+      expect(r.ok).toBe(false);
+      expect(r.message).toMatch(/refusing promotion: Diskless/);
+      // "Attach" after the fix: a fresh core from the metadata (Inconsistent, all marked) resyncs in full.
+      b.failIo = false;
+      sim.restart(b);
+      expect(b.c.diskState).toBe("Inconsistent");
+      expect(sim.runUntil(() => sim.inSync(), 1000)).toBe(true);
+      sim.runFor(20);
+      expect(digest(b.data.current)).toBe(digest(a.data.current));
+    }
   });
 });
 

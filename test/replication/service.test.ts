@@ -204,6 +204,36 @@ describe.skipIf(!haveTools)("volume service: two hosts, control socket, fencing 
     expect(same()).toBe(true);
   });
 
+  it("Diskless: a disk failure detaches it, status says why and what to do, attach resyncs it; a Diskless Primary serves through the peer", async () => {
+    // The Secondary's disk fails: it detaches and parts; the Primary goes on.
+    svc.b!.volume("vol0")!.detach("write failed (test)");
+    await until(async () => (await status("b")).disk === "Diskless" && (await status("a")).connection !== "Established", "b to detach");
+    const sb = await status("b");
+    expect(sb.last_error).toBe("local disk failed: write failed (test)");
+    expect(sb.hint).toMatch(/Diskless: the local disk failed \(write failed \(test\)\).*`hapd volume attach vol0` \(a full resync/);
+    expect(await ask("b", { cmd: "primary", volume: "vol0" })).toMatchObject({ ok: false, invalid: true, error: expect.stringMatching(/refusing promotion: Diskless/) });
+    await run("qemu-io", ["-f", "raw", "-c", "write -P 0x99 1M 1M", nbd("a")]);
+    const r = await ask("b", { cmd: "attach", volume: "vol0" });
+    expect(r).toMatchObject({ ok: true, message: expect.stringMatching(/the disk failed earlier \(write failed \(test\)\): a full resync from \S+ follows/) });
+    await until(async () => (await status("b")).disk === "UpToDate" && (await status("b")).connection === "Established", "b's full resync");
+    expect(same()).toBe(true);
+
+    // The Primary's disk fails: its export keeps working through b.
+    svc.a!.volume("vol0")!.detach("read failed (test)");
+    await until(async () => (await status("a")).disk === "Diskless", "a to detach");
+    expect((await status("a")).hint).toMatch(/I\/O goes through \S+\. Fix the disk, then `hapd volume secondary vol0` and `hapd volume attach vol0`/);
+    const { stdout } = await run("qemu-io", ["-f", "raw", "-c", "write -P 0x5e 2M 64k", "-c", "read -P 0x5e 2M 64k", "-c", "read -P 0x99 1M 1M", nbd("a")]);
+    expect(stdout).not.toMatch(/fail|error|mismatch/i);
+    expect(readFileSync(img("b"))[2 * 1024 * 1024]).toBe(0x5e);
+    expect(readFileSync(img("a"))[2 * 1024 * 1024]).not.toBe(0x5e);
+    expect(await ask("a", { cmd: "attach", volume: "vol0" })).toMatchObject({ ok: false, invalid: true, error: expect.stringMatching(/Diskless Primary.*secondary vol0/) });
+    expect(await ask("a", { cmd: "secondary", volume: "vol0" })).toMatchObject({ ok: true });
+    expect(await ask("a", { cmd: "attach", volume: "vol0" })).toMatchObject({ ok: true });
+    await until(async () => (await status("a")).disk === "UpToDate" && (await status("a")).connection === "Established", "a's full resync");
+    expect(same()).toBe(true);
+    expect(await ask("a", { cmd: "primary", volume: "vol0" })).toMatchObject({ ok: true });
+  });
+
   it("refuses bad metadata naming the volume, and another volume's identity", async () => {
     await ask("b", { cmd: "down", volume: "vol0" });
     const meta = join(dir, "hv-b", "vol0.meta");

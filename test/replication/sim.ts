@@ -27,6 +27,10 @@ export class SimNode {
   transportEpoch = 0;
   readonly log: string[] = [];
   readonly effects: Effect[] = [];
+  /** The backing disk fails every I/O from now on (nothing written, reads fail). */
+  failIo = false;
+  /** Acks carrying data (reads served by the peer), by request. */
+  readonly reads = new Map<number, Uint8Array | null>();
   constructor(
     readonly id: number,
     readonly data: FakeDisk,
@@ -47,6 +51,8 @@ export class ReplSim {
   readonly rng: Rng;
   readonly nodes: [SimNode, SimNode];
   linkUp = true;
+  /** The cluster does not answer fencing requests (the Primary stays suspended until the peer confirms over the link). */
+  clusterDown = false;
   /** draining: closed gracefully, messages already sent still arrive (TCP's FIN follows the data). */
   private transport = { active: false, draining: false, epoch: 0, lastDeliver_ms: [0, 0] };
   readonly size_bytes: number;
@@ -127,6 +133,7 @@ export class ReplSim {
           break;
         case "disk-write": {
           this.at(this.diskDelay(), n, () => {
+            if (n.failIo) return this.exec(n, n.c.diskDone(e.io, false));
             n.data.writeAt(e.offset_bytes, e.data);
             if (e.fua) n.data.sync();
             this.exec(n, n.c.diskDone(e.io, true));
@@ -134,10 +141,11 @@ export class ReplSim {
           break;
         }
         case "disk-read":
-          this.at(this.diskDelay(), n, () => this.exec(n, n.c.diskDone(e.io, true, n.data.readAt(e.offset_bytes, e.length_bytes))));
+          this.at(this.diskDelay(), n, () => this.exec(n, n.failIo ? n.c.diskDone(e.io, false) : n.c.diskDone(e.io, true, n.data.readAt(e.offset_bytes, e.length_bytes))));
           break;
         case "disk-flush":
           this.at(this.diskDelay(), n, () => {
+            if (n.failIo) return this.exec(n, n.c.diskDone(e.io, false));
             n.data.sync();
             this.exec(n, n.c.diskDone(e.io, true));
           });
@@ -146,7 +154,8 @@ export class ReplSim {
           n.store.commit(e.meta);
           break;
         case "ack":
-          this.onAck(n, e.req, e.ok);
+          if (n.reads.has(e.req)) n.reads.set(e.req, e.ok ? (e.data ?? null) : null);
+          else this.onAck(n, e.req, e.ok);
           break;
         case "outdate-peer":
           this.at(1, n, () => this.fencePeer(n));
@@ -170,6 +179,7 @@ export class ReplSim {
 
   /** The cluster: outdate the peer if it runs; a dead peer counts as fenced (it was powered off). */
   private fencePeer(n: SimNode): void {
+    if (this.clusterDown) return;
     const p = this.other(n);
     if (p.alive) {
       const r = p.c.outdate();

@@ -1,5 +1,6 @@
 // Peer messages and the authenticated transport: round trips, total decoders under fuzzing, and
 // a real TCP link over loopback that reconnects by itself.
+import { randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { DIRECT_ALIGN, addressOf } from "../../services/replication/aligned.ts";
 import { describe, expect, it } from "vitest";
@@ -38,6 +39,11 @@ const arbMsg: fc.Arbitrary<PeerMsg> = fc.oneof(
   fc.record({ t: fc.constant("ov-req" as const), region: fc.integer({ min: 0, max: 2 ** 32 - 1 }), digest: fc.uint8Array({ minLength: 32, maxLength: 32 }) }),
   fc.record({ t: fc.constant("ov-rep" as const), region: fc.integer({ min: 0, max: 2 ** 32 - 1 }), equal: fc.boolean() }),
   fc.record({ t: fc.constant("role" as const), role: fc.constantFrom("Primary" as const, "Secondary" as const) }),
+  fc.record({ t: fc.constant("cs-req" as const), region: fc.integer({ min: 0, max: 2 ** 32 - 1 }), block_bytes: fc.integer({ min: 0, max: 2 ** 32 - 1 }), digests: fc.integer({ min: 0, max: 4 }).map((n) => new Uint8Array(n * 32).fill(n)) }),
+  fc.record({ t: fc.constant("rd-req" as const), seq, offset_bytes: seq, length_bytes: fc.integer({ min: 0, max: 2 ** 32 - 1 }) }),
+  fc.record({ t: fc.constant("rd-rep" as const), seq, ok: fc.boolean(), data: fc.uint8Array({ maxLength: 256 }) }),
+  fc.record({ t: fc.constant("cs-rep" as const), region: fc.integer({ min: 0, max: 2 ** 32 - 1 }), differ: fc.uint8Array({ maxLength: 16 }) }),
+  fc.record({ t: fc.constant("rs-blocks" as const), region: fc.integer({ min: 0, max: 2 ** 32 - 1 }), block_bytes: fc.integer({ min: 0, max: 2 ** 32 - 1 }), mask: fc.uint8Array({ maxLength: 16 }), data: fc.uint8Array({ maxLength: 256 }) }),
 );
 
 function pair(k2 = key, encrypt: [boolean, boolean] = [true, true]) {
@@ -82,6 +88,35 @@ describe("replication messages", () => {
 });
 
 describe("peer session", () => {
+  it("decrypts large data frames with the payload in a buffer of its own (O_DIRECT-able), equal to what was sent", () => {
+    const { a, b } = pair();
+    const big = new Uint8Array(randomBytes(256 * 1024));
+    const msgs: PeerMsg[] = [
+      { t: "data", seq: 9, offset_bytes: 4096 * 3, fua: true, data: big },
+      { t: "rs-data", region: 4, data: big.subarray(0, 128 * 1024) },
+      { t: "rs-blocks", region: 2, block_bytes: 16384, mask: new Uint8Array([0xff, 0xff]), data: big },
+      { t: "hello", hello: { nodeId: 1, uuid: "11111111-2222-4333-8444-555555555555", size_bytes: 1 << 30, protocol: "C", role: "Primary", consistent: true, outdated: false, discardMyData: false, gen: { current: 1n, bitmap: 0n, history: [0n, 0n] }, bitmap: big.subarray(0, 100_000) } },
+    ];
+    const stream = Buffer.concat(msgs.map((m) => a.seal(m)));
+    const got: PeerMsg[] = [];
+    for (let i = 0; i < stream.byteLength; i += 65_536) for (const ev of b.receive(stream.subarray(i, i + 65_536))) if (ev.kind === "message") got.push(ev.msg);
+    // Deep equality of large typed arrays is slow in expect: compare payloads as bytes.
+    const payload = (m: PeerMsg) => (m.t === "hello" ? m.hello.bitmap : "data" in m ? m.data : new Uint8Array(0));
+    expect(got.map((m) => m.t)).toEqual(msgs.map((m) => m.t));
+    got.forEach((m, i) => expect(Buffer.from(payload(m)).equals(Buffer.from(payload(msgs[i]!)))).toBe(true));
+    expect({ ...got[0]!, data: null }).toEqual({ ...msgs[0]!, data: null });
+    expect({ ...got[1]!, data: null }).toEqual({ ...msgs[1]!, data: null });
+    const data = got[0]!.t === "data" ? got[0]!.data : new Uint8Array(0);
+    expect(data.byteOffset).toBe(0);
+    // What this is for: Bun's cipher output for a large update is page-aligned (checked with Bun 1.4.5).
+    expect(addressOf(data) % DIRECT_ALIGN).toBe(0);
+    expect(data.buffer.byteLength).toBeGreaterThanOrEqual(data.byteLength);
+    // A truncated payload length inside an authentic frame is still refused, not trusted.
+    const { a: a2, b: b2 } = pair();
+    const bad = a2.seal({ t: "data", seq: 1, offset_bytes: 0, fua: false, data: big });
+    expect(b2.receive(bad.subarray(0, bad.byteLength - 1))).toEqual([]);
+  });
+
   it("seals and opens messages in both directions, split at any byte", () => {
     fc.assert(
       fc.property(fc.array(arbMsg, { maxLength: 8 }), fc.integer({ min: 1, max: 50 }), (msgs, chunk) => {

@@ -26,7 +26,8 @@ function error(text: string): string {
 describe("volumes in the node configuration", () => {
   it("accepts a volume with defaults (protocol C, disconnect on split brain, unpaced resync, one Primary)", () => {
     const c = parseConfig(base("ha", vol("vm1", 7789)), "/etc/hapd/n.yaml");
-    expect(c.volumes).toEqual([{ name: "vm1", backing: "/d/vm1.img", meta: "/d/vm1.meta", peer_port: 7789, protocol: "C", split_brain: "disconnect", resync_rate_mib_s: 0, allow_two_primaries: false, link_encryption: true }]);
+    expect(c.volumes).toEqual([{ name: "vm1", backing: "/d/vm1.img", meta: "/d/vm1.meta", peer_port: 7789, protocol: "C", split_brain: "disconnect", resync_rate_mib_s: 0, allow_two_primaries: false, link_encryption: true, csums: false }]);
+    expect(parseConfig(base("ha", vol("vm1", 7789, ", csums: true")), "/etc/hapd/n.yaml").volumes?.[0]?.csums).toBe(true);
   });
   it("refuses what cannot work, naming the field", () => {
     expect(error(base("arb", vol("vm1", 7789)))).toMatch(/n\.yaml: volumes: only a host holds replicated volumes/);
@@ -37,5 +38,6 @@ describe("volumes in the node configuration", () => {
     expect(error(base("ha", vol("vm1", 7789, ", split_brain: discard-older")))).toMatch(/volumes\[0\] \(vm1\)\.split_brain/);
     expect(error(base("ha", vol("vm1", 7789, ", uuid: nope")))).toMatch(/volumes\[0\] \(vm1\)\.uuid: must be a lower-case uuid/);
     expect(error(base("ha", vol("vm1", 7789, ", sizze_mib: 5")))).toMatch(/volumes\[0\] \(vm1\)/);
+    expect(error(base("ha", vol("vm1", 7789, ", csums: yes-please")))).toMatch(/volumes\[0\] \(vm1\)\.csums/);
   });
 });
