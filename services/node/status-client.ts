@@ -1,5 +1,5 @@
 // Asks a running node for its status over its local unix socket.
-import { createConnection } from "node:net";
+import { requestLine } from "../shared/line-request.ts";
 import type { StatusReport } from "./status.ts";
 
 export class StatusError extends Error {}
@@ -17,30 +17,10 @@ export async function queryNode(socketPath: string, cmd: "status" | "fence-histo
 }
 
 /** Any command of the node's socket; resolves with the whole reply ({ok, ...}). */
-export function requestNode(socketPath: string, request: Record<string, unknown>, timeout_ms = 15_000): Promise<{ ok: boolean; error?: string; invalid?: boolean; [k: string]: unknown }> {
-  return new Promise((resolve, reject) => {
-    const sock = createConnection(socketPath);
-    let buf = "";
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new StatusError(`${socketPath}: no answer within ${timeout_ms} ms`));
-    }, timeout_ms);
-    sock.setEncoding("utf8");
-    sock.on("connect", () => sock.write(`${JSON.stringify(request)}\n`));
-    sock.on("data", (d: string) => {
-      buf += d;
-    });
-    sock.on("end", () => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(buf) as { ok: boolean });
-      } catch {
-        reject(new StatusError(`${socketPath}: malformed reply`));
-      }
-    });
-    sock.on("error", (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(new StatusError(`${socketPath}: ${e.code === "ENOENT" || e.code === "ECONNREFUSED" ? "no node is running there" : e.message}`));
-    });
-  });
+export async function requestNode(socketPath: string, request: Record<string, unknown>, timeout_ms = 15_000): Promise<{ ok: boolean; error?: string; invalid?: boolean; [k: string]: unknown }> {
+  try {
+    return (await requestLine(socketPath, request, timeout_ms, (p) => new StatusError(`${p}: no node is running there`))) as { ok: boolean };
+  } catch (e) {
+    throw e instanceof StatusError ? e : new StatusError((e as Error).message);
+  }
 }

@@ -4,7 +4,7 @@
 //
 // No zod and no replication code here: the node's status and the agent import this file, and
 // must not pay for the volume stack they do not run.
-import { createConnection } from "node:net";
+import { requestLine } from "../shared/line-request.ts";
 import { join } from "node:path";
 import type { VolumeReport } from "../node/status.ts";
 
@@ -60,34 +60,8 @@ export type VolumeReply = { ok: true; message?: string; volumes?: VolumeDetail[]
 export class VolumeServiceDown extends Error {}
 
 /** One request to the volume service; rejects with VolumeServiceDown when none runs there. */
-export function requestVolume(runDir: string, request: VolumeCommand, timeout_ms = 30_000): Promise<VolumeReply> {
-  const path = volumeSocketPath(runDir);
-  return new Promise((resolve, reject) => {
-    const sock = createConnection(path);
-    let buf = "";
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`${path}: no answer within ${timeout_ms} ms`));
-    }, timeout_ms);
-    sock.setEncoding("utf8");
-    sock.on("connect", () => sock.write(`${JSON.stringify(request)}\n`));
-    sock.on("data", (d: string) => {
-      buf += d;
-    });
-    sock.on("end", () => {
-      clearTimeout(timer);
-      try {
-        resolve(JSON.parse(buf) as VolumeReply);
-      } catch {
-        reject(new Error(`${path}: malformed reply`));
-      }
-    });
-    sock.on("error", (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      if (e.code === "ENOENT" || e.code === "ECONNREFUSED") reject(new VolumeServiceDown(`no volume service is running (${path})`));
-      else reject(new Error(`${path}: ${e.message}`));
-    });
-  });
+export async function requestVolume(runDir: string, request: VolumeCommand, timeout_ms = 30_000): Promise<VolumeReply> {
+  return (await requestLine(volumeSocketPath(runDir), request, timeout_ms, (p) => new VolumeServiceDown(`no volume service is running (${p})`))) as VolumeReply;
 }
 
 /** The volumes of this node for `hapd status`; null when no volume service runs. */
