@@ -331,7 +331,9 @@ const REF_RECORDED: RefFigures = {
 };
 
 function pacemakerReference(kinds: Kind[]): RefFigures {
-  const base = `/tmp/pcmk-failover-${process.pid}`;
+  // The harness's CIB and service script name /tmp/pcmk-baseline (its default PB_BASE) literally:
+  // any other base starts a service that does not exist.
+  const base = "/tmp/pcmk-baseline";
   const runs = Number(process.env.REF_RUNS ?? RUNS);
   log(`running the Corosync + Pacemaker harness (${kinds.join(" ")}, ${runs} runs each); this takes many minutes`);
   const r = sh(["bash", join(SHARED, "peers/pacemaker/measure.sh"), String(runs)], { env: { PB_BASE: base, ONLY: kinds.join(" "), SKIP_IDLE: "1" } });
