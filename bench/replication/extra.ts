@@ -5,76 +5,29 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import * as fs from "node:fs";
-import { type Socket, connect } from "node:net";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import * as P from "../../services/replication/nbd/protocol.ts";
+import { nbdOpen } from "../../test/replication/nbd-client.ts";
 import { Volume, newGeneration, type VolumeOptions } from "../../services/replication/volume.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
 import { quantile, round } from "../lib.ts";
 
 const run = promisify(execFile);
 
-/** Exactly-n reads from a socket. */
-class Reader {
-  private buf: Buffer = Buffer.alloc(0);
-  private waiter: { n: number; resolve: (b: Buffer) => void } | null = null;
-  constructor(s: Socket) {
-    s.on("data", (d: Buffer) => {
-      this.buf = this.buf.byteLength ? Buffer.concat([this.buf, d]) : d;
-      this.drain();
-    });
-  }
-  private drain(): void {
-    const w = this.waiter;
-    if (w && this.buf.byteLength >= w.n) {
-      this.waiter = null;
-      const out = this.buf.subarray(0, w.n);
-      this.buf = this.buf.subarray(w.n);
-      w.resolve(out);
-    }
-  }
-  read(n: number): Promise<Buffer> {
-    return new Promise((resolve) => {
-      this.waiter = { n, resolve };
-      this.drain();
-    });
-  }
-}
 
 /** µs per 4 KiB write + flush at queue depth 1, one sample per operation. */
 export async function nbdSyncLatencies_us(socketPath: string, exportName: string, count: number): Promise<number[]> {
-  const socket = connect(socketPath);
-  await new Promise<void>((r) => socket.once("connect", () => r()));
-  socket.setNoDelay?.(true);
-  const reader = new Reader(socket);
-  await reader.read(18);
-  socket.write(Buffer.from([0, 0, 0, 3]));
-  const name = Buffer.from(exportName);
-  const data = Buffer.alloc(4 + name.byteLength + 2);
-  data.writeUInt32BE(name.byteLength, 0);
-  name.copy(data, 4);
-  const head = Buffer.alloc(16);
-  head.writeBigUInt64BE(P.IHAVEOPT, 0);
-  head.writeUInt32BE(P.Opt.GO, 8);
-  head.writeUInt32BE(data.byteLength, 12);
-  socket.write(Buffer.concat([head, data]));
-  for (;;) {
-    const h = await reader.read(20);
-    const type = h.readUInt32BE(12);
-    await reader.read(h.readUInt32BE(16));
-    if (type === P.Rep.ACK) break;
-    if (type !== P.Rep.INFO) throw new Error(`NBD_OPT_GO failed: 0x${type.toString(16)}`);
-  }
+  const { socket, reader } = await nbdOpen(socketPath, exportName);
   const block = randomBytes(4096);
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
     const offset = BigInt((i % 4096) * 4096);
     const t0 = performance.now();
     socket.write(Buffer.concat([P.encodeRequest({ flags: 0, type: P.Cmd.WRITE, cookie: BigInt(2 * i + 1), offset, length: 4096 }), block]));
-    await reader.read(16);
+    await reader.readExact(16);
     socket.write(P.encodeRequest({ flags: 0, type: P.Cmd.FLUSH, cookie: BigInt(2 * i + 2), offset: 0n, length: 0 }));
-    await reader.read(16);
+    await reader.readExact(16);
     out.push((performance.now() - t0) * 1000);
   }
   socket.destroy();

@@ -1,42 +1,10 @@
 // A small NBD client that streams stamped 4 KiB writes (16 in flight) and records which stamp
 // of each block the server acknowledged, to check later that every acknowledged write survived.
-import { type Socket, connect } from "node:net";
+import type { Socket } from "node:net";
 import * as P from "../../services/replication/nbd/protocol.ts";
+import { type SocketReader, nbdOpen } from "./nbd-client.ts";
 
 const BLOCK_BYTES = 4096;
-
-/** Reads exactly n bytes from a socket, in order; null when the socket closed first. */
-class Reader {
-  private buf = Buffer.alloc(0);
-  private waiters: { n: number; resolve: (b: Buffer | null) => void }[] = [];
-  private closed = false;
-  constructor(s: Socket) {
-    s.on("data", (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.drain();
-    });
-    s.on("close", () => {
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w.resolve(null);
-    });
-    s.on("error", () => undefined);
-  }
-  private drain(): void {
-    while (this.waiters.length > 0 && this.buf.byteLength >= this.waiters[0]!.n) {
-      const w = this.waiters.shift()!;
-      const out = Buffer.from(this.buf.subarray(0, w.n));
-      this.buf = this.buf.subarray(w.n);
-      w.resolve(out);
-    }
-  }
-  read(n: number): Promise<Buffer | null> {
-    if (this.closed) return Promise.resolve(null);
-    return new Promise((resolve) => {
-      this.waiters.push({ n, resolve });
-      this.drain();
-    });
-  }
-}
 
 export class AckWriter {
   /** block → the last stamp acknowledged for it. */
@@ -54,36 +22,12 @@ export class AckWriter {
   ) {}
 
   async start(path: string): Promise<void> {
-    const socket = connect(path);
+    const { socket, reader } = await nbdOpen(path, this.exportName);
     this.socket = socket;
-    await new Promise<void>((r, j) => {
-      socket.once("connect", () => r());
-      socket.once("error", j);
-    });
-    const reader = new Reader(socket);
-    await reader.read(18);
-    socket.write(Buffer.from([0, 0, 0, 3]));
-    const name = Buffer.from(this.exportName);
-    const data = Buffer.alloc(4 + name.byteLength + 2);
-    data.writeUInt32BE(name.byteLength, 0);
-    name.copy(data, 4);
-    const head = Buffer.alloc(16);
-    head.writeBigUInt64BE(P.IHAVEOPT, 0);
-    head.writeUInt32BE(P.Opt.GO, 8);
-    head.writeUInt32BE(data.byteLength, 12);
-    socket.write(Buffer.concat([head, data]));
-    for (;;) {
-      const h = await reader.read(20);
-      if (!h) throw new Error("NBD server closed during negotiation");
-      const type = h.readUInt32BE(12);
-      await reader.read(h.readUInt32BE(16));
-      if (type === P.Rep.ACK) break;
-      if (type !== P.Rep.INFO) throw new Error(`NBD_OPT_GO failed: reply 0x${type.toString(16)}`);
-    }
     this.done = this.pump(socket, reader);
   }
 
-  private async pump(socket: Socket, reader: Reader): Promise<void> {
+  private async pump(socket: Socket, reader: SocketReader): Promise<void> {
     const inflight = new Map<bigint, { block: number; stamp: number }>();
     let stamp = 0;
     let next = 0;

@@ -4,67 +4,17 @@
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import * as P from "../../services/replication/nbd/protocol.ts";
 import { Volume, newGeneration } from "../../services/replication/volume.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
+import { nbdOpen } from "./nbd-client.ts";
 
 const SIZE_BYTES = 8 * 1024 * 1024;
 const BLOCK_BYTES = 4096;
 const BLOCKS = SIZE_BYTES / BLOCK_BYTES;
-
-/** Reads exactly n bytes from a socket, in order. */
-class Reader {
-  private buf = Buffer.alloc(0);
-  private waiters: { n: number; resolve: (b: Buffer) => void }[] = [];
-  constructor(s: Socket) {
-    s.on("data", (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.drain();
-    });
-  }
-  private drain(): void {
-    while (this.waiters.length > 0 && this.buf.byteLength >= this.waiters[0]!.n) {
-      const w = this.waiters.shift()!;
-      const out = this.buf.subarray(0, w.n);
-      this.buf = this.buf.subarray(w.n);
-      w.resolve(Buffer.from(out));
-    }
-  }
-  read(n: number): Promise<Buffer> {
-    return new Promise((resolve) => {
-      this.waiters.push({ n, resolve });
-      this.drain();
-    });
-  }
-}
-
-async function nbdOpen(path: string): Promise<{ socket: Socket; reader: Reader }> {
-  const socket = connect(path);
-  await new Promise<void>((r) => socket.once("connect", () => r()));
-  const reader = new Reader(socket);
-  await reader.read(18);
-  socket.write(Buffer.from([0, 0, 0, 3]));
-  const name = Buffer.from("vol0");
-  const data = Buffer.alloc(4 + name.byteLength + 2);
-  data.writeUInt32BE(name.byteLength, 0);
-  name.copy(data, 4);
-  const head = Buffer.alloc(16);
-  head.writeBigUInt64BE(P.IHAVEOPT, 0);
-  head.writeUInt32BE(P.Opt.GO, 8);
-  head.writeUInt32BE(data.byteLength, 12);
-  socket.write(Buffer.concat([head, data]));
-  for (;;) {
-    const h = await reader.read(20);
-    const type = h.readUInt32BE(12);
-    await reader.read(h.readUInt32BE(16));
-    if (type === P.Rep.ACK) return { socket, reader };
-    if (type !== P.Rep.INFO) throw new Error(`NBD_OPT_GO failed: reply 0x${type.toString(16)}`);
-  }
-}
 
 describe("kill -9 of the Primary process", () => {
   const dir = mkdtempSync(join(tmpdir(), "hapd-kill-"));
@@ -93,7 +43,7 @@ describe("kill -9 of the Primary process", () => {
       child.stdout!.on("data", (d: Buffer) => d.toString().includes("ready") && resolve());
       child.once("exit", (code) => reject(new Error(`primary exited ${code}`)));
     });
-    const { socket, reader } = await nbdOpen(f("a.sock"));
+    const { socket, reader } = await nbdOpen(f("a.sock"), "vol0");
     const lastAcked = new Map<number, number>();
     const inflight = new Map<bigint, { block: number; stamp: number }>();
     const issued = new Map<number, number[]>();
@@ -114,6 +64,7 @@ describe("kill -9 of the Primary process", () => {
       while (!stop) {
         while (inflight.size < 16) writeOne();
         const r = await Promise.race([reader.read(16), new Promise<null>((res) => setTimeout(() => res(null), 200))]);
+        if (reader.closed) break; // the Primary is gone: no acknowledgement can come any more
         if (r === null) continue;
         const w = inflight.get(r.readBigUInt64BE(8));
         if (!w) continue;
