@@ -85,8 +85,9 @@ async function restartThroughSupervisor(config: { run_dir: string }): Promise<st
 
 async function commandNode(socket: string, request: Record<string, unknown>): Promise<CommandReply> {
   // The node answers once the CIB has committed the change (or refused it): this can take a few
-  // seconds while a DC is elected, hence requestNode's long default timeout.
-  const r = await requestNode(socket, request);
+  // seconds while a DC is elected, hence requestNode's long default timeout; a restart waits for
+  // the resource to stop (up to 120 s on the node) before it answers.
+  const r = await requestNode(socket, request, request.action === "restart" ? 150_000 : undefined);
   return r.ok ? { ok: true } : { ok: false, error: r.error ?? "refused, without a reason" };
 }
 

@@ -340,7 +340,8 @@ export async function buildProgram(): Promise<CommandType> {
     out(keys.length ? `cleaned up ${keys.join(", ")}` : `${rsc}: nothing recorded to clean up`);
   });
   nodeOpts(resource.command("restart").description("stop a resource everywhere, then let it start again").argument("<resource>")).action(async (rsc: string, o: NodeOpts) => {
-    await ask(o, { cmd: "resource", action: "restart", resource: rsc });
+    // The node waits up to 120 s for the stop before it lets the resource start again.
+    await ask(o, { cmd: "resource", action: "restart", resource: rsc }, 150_000);
     out(`${rsc} stopped and allowed to start again`);
   });
 
@@ -349,12 +350,12 @@ export async function buildProgram(): Promise<CommandType> {
 }
 
 /** One request to the local node, or to a lab node with --node; bad input exits 2, failure 1. */
-async function ask(o: { config: string; node?: string; labDir: string }, request: Record<string, unknown>): Promise<{ ok: boolean; [k: string]: unknown }> {
+async function ask(o: { config: string; node?: string; labDir: string }, request: Record<string, unknown>, timeout_ms?: number): Promise<{ ok: boolean; [k: string]: unknown }> {
   const { StatusError, requestNode } = await import("../node/status-client.ts");
   const socket = o.node ? labSocket(o.labDir, o.node) : await socketOf(o.config);
   let r: Awaited<ReturnType<typeof requestNode>>;
   try {
-    r = await requestNode(socket, request);
+    r = await requestNode(socket, request, timeout_ms);
   } catch (e) {
     if (e instanceof StatusError) throw new ExitError(1, e.message);
     throw e;

@@ -16,6 +16,7 @@ import { type ConfigDoc, type NodeCondition, type ResourceView, type World, anon
 import type { GraphAction } from "../crm/graph.ts";
 import { type ClusterConfig, isFalse } from "../crm/model.ts";
 import { schedule, transitionSummary } from "../crm/scheduler.ts";
+import { primitiveId } from "../executor/adapter.ts";
 import { type ActionOutcome, type ExecutorEffect, ExecutorCore } from "../executor/core.ts";
 import type { Logger } from "../shared/log.ts";
 import { type CrmExec, type CrmResult, actionForWire, actionFromWire } from "./crm-messages.ts";
@@ -79,11 +80,6 @@ interface Running {
   remotes: Map<number, Remote>;
   fences: Map<number, Fence>;
   actions: number;
-}
-
-function stripInstance(resource: string): string {
-  const i = resource.lastIndexOf(":");
-  return i > 0 && /^\d+$/.test(resource.slice(i + 1)) ? resource.slice(0, i) : resource;
 }
 
 /** A pending record older than this is taken as Pacemaker takes it (the action may have happened). */
@@ -225,7 +221,7 @@ export class CrmController {
     if (!this.running) return false;
     // An anonymous clone's results are recorded under the primitive id ("vol0-r"), the graph
     // names the instance ("vol0-r:0"): compare without the instance number.
-    const same = (resource: string | null) => resource !== null && (resource === cmd.resource || stripInstance(resource) === cmd.resource);
+    const same = (resource: string | null) => resource !== null && (resource === cmd.resource || primitiveId(resource) === cmd.resource);
     for (const r of this.running.remotes.values()) if (r.node === cmd.node && same(r.msg.action.resource) && r.msg.action.interval_ms === cmd.result.interval_ms) return true;
     return this.running.core.graph.actions.some((a) => a.node === cmd.node && same(a.resource) && a.interval_ms === cmd.result.interval_ms && this.running!.core.state(a.id) === "running");
   }

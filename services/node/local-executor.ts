@@ -16,7 +16,7 @@ import { type ApplyResult, type Command } from "../cib/cib.ts";
 import { recordDigest } from "../crm/cib-input.ts";
 import type { GraphAction } from "../crm/graph.ts";
 import { type PrimitiveDef, parseDuration_ms } from "../crm/model.ts";
-import { dispatchFor, expectedRc, judge } from "../executor/adapter.ts";
+import { dispatchFor, expectedRc, judge, primitiveId } from "../executor/adapter.ts";
 import { type AgentOptions, resolveAgent } from "../executor/agents/index.ts";
 import { type Agent, type OpRequest, type OpResult, OCF_RC } from "../executor/agents/types.ts";
 import { RecurringMonitors } from "../executor/recurring.ts";
@@ -69,10 +69,6 @@ interface Active {
   since: number;
 }
 
-function primitiveOf(instance: string): string {
-  const i = instance.lastIndexOf(":");
-  return i > 0 && /^\d+$/.test(instance.slice(i + 1)) ? instance.slice(0, i) : instance;
-}
 
 export class LocalExecutor {
   private callId: number;
@@ -131,7 +127,7 @@ export class LocalExecutor {
    */
   /** `dcTerm`: the Raft term of the DC that asked (absent for this node's own stops). */
   run(a: GraphAction, configVersion: number, dcTerm?: number): Promise<ExecOutcome> {
-    const key = primitiveOf(a.resource ?? "") || a.key;
+    const key = primitiveId(a.resource ?? "") || a.key;
     const prev = this.queues.get(key) ?? Promise.resolve();
     const next = prev.then(() => this.runNow(a, configVersion, dcTerm));
     const tail = next.catch(() => undefined);
@@ -148,7 +144,7 @@ export class LocalExecutor {
     const d = dispatchFor(a, (id) => table.prims.get(id) ?? this.known.get(id));
     if (d.kind === "invalid") return { ok: false, reason: d.reason, index: 0 };
     if (d.kind === "cancel") {
-      const resource = table.anonymous.has(primitiveOf(d.resource)) ? primitiveOf(d.resource) : d.resource;
+      const resource = table.anonymous.has(primitiveId(d.resource)) ? primitiveId(d.resource) : d.resource;
       const key = `${resource}_${d.task}_${d.interval_ms}`;
       this.recurring.cancel(key);
       this.recurringInfo.delete(key);
@@ -157,11 +153,11 @@ export class LocalExecutor {
     if (d.kind !== "agent") return { ok: false, reason: `${a.key}: ${d.kind} is not run by a node's executor`, index: 0 };
     // An anonymous clone's instances are interchangeable: history is kept under the primitive id
     // (the scheduler maps it to whichever instance number it assigns), as Pacemaker's executor does.
-    if (table.anonymous.has(primitiveOf(d.request.instance))) d.request = { ...d.request, instance: primitiveOf(d.request.instance) };
+    if (table.anonymous.has(primitiveId(d.request.instance))) d.request = { ...d.request, instance: primitiveId(d.request.instance) };
     const agent = this.agentFor(d.spec.class, d.spec.provider, d.spec.type);
     if (typeof agent === "string") return this.finish(a, table, d.request, null, { action: d.request.action, exec: "not-installed", rc: OCF_RC.ERR_INSTALLED, code: "not-installed", reason: agent, stdout: "", stderr: "", output_truncated: false });
     const instance = d.request.instance;
-    this.remember(primitiveOf(instance), table.prims.get(primitiveOf(instance)));
+    this.remember(primitiveId(instance), table.prims.get(primitiveId(instance)));
     if (a.task === "stop" || a.task === "demote" || a.task === "promote" || a.task === "migrate_to") {
       // Monitors must not report a stop, or a role change, as a failure: a monitor of the old role
       // would read the new role as "unexpected". The graph starts the new role's monitor after.
@@ -180,7 +176,7 @@ export class LocalExecutor {
       // Pacemaker's record-pending: the CIB says "start pending here" before the agent runs, so a
       // DC elected while it runs sees the resource as (possibly) active here and starts it nowhere
       // else. A node that cannot commit this (no quorum) does not run the action at all.
-      const prim = table.prims.get(primitiveOf(a.resource ?? instance));
+      const prim = table.prims.get(primitiveId(a.resource ?? instance));
       const pending: Extract<Command, { kind: "op-result" }>["result"] = {
         op: a.task,
         interval_ms: 0,
@@ -197,7 +193,7 @@ export class LocalExecutor {
       const r = await this.record(cmd);
       if (!r.ok) return { ok: false, reason: `${a.task} ${instance} not run: ${r.reason}`, index: r.index };
     }
-    if (a.task === "start" || a.task === "migrate_from") this.activeSet.set(instance, { primitive: primitiveOf(instance), since: ++this.startSeq });
+    if (a.task === "start" || a.task === "migrate_from") this.activeSet.set(instance, { primitive: primitiveId(instance), since: ++this.startSeq });
     const result = await agent.run(d.request);
     return this.finish(a, table, d.request, agent, result);
   }
@@ -225,7 +221,7 @@ export class LocalExecutor {
       if ((a.task === "stop" || a.task === "migrate_to") && (result.rc === 0 || result.rc === OCF_RC.NOT_RUNNING)) this.activeSet.delete(instance);
       else if (a.task === "monitor" && result.rc === OCF_RC.NOT_RUNNING) this.activeSet.delete(instance);
       else if (probe && (result.rc === 0 || result.rc === OCF_RC.RUNNING_PROMOTED)) {
-        if (!this.activeSet.has(instance)) this.activeSet.set(instance, { primitive: primitiveOf(instance), since: ++this.startSeq });
+        if (!this.activeSet.has(instance)) this.activeSet.set(instance, { primitive: primitiveId(instance), since: ++this.startSeq });
       }
     }
     let fail: "increment" | "infinity" | undefined;
@@ -233,7 +229,7 @@ export class LocalExecutor {
       const harmlessProbe = probe && result.exec === "done" && (result.rc === 0 || result.rc === OCF_RC.NOT_RUNNING || result.rc === OCF_RC.RUNNING_PROMOTED);
       if (!harmlessProbe) fail = a.task === "stop" || (a.task === "start" && table.startFailureFatal) ? "infinity" : "increment";
     }
-    const prim = table.prims.get(primitiveOf(a.resource ?? instance)) ?? this.known.get(primitiveOf(a.resource ?? instance));
+    const prim = table.prims.get(primitiveId(a.resource ?? instance)) ?? this.known.get(primitiveId(a.resource ?? instance));
     const rec = this.opRecord(a.task, a.interval_ms, result, expected, prim ? recordDigest(prim, a.task, a.interval_ms, a.timeout_ms) : undefined, verdict.reason);
     const logged = `${a.task}${a.interval_ms > 0 ? `(${a.interval_ms / 1000}s)` : ""} ${instance} on ${this.deps.node}`;
     if (verdict.ok) this.deps.log.info("crm", `${logged}: ok${probe ? ` (rc ${result.rc})` : ""}`);
