@@ -80,9 +80,13 @@ async function fencedBy(by: string, target: string, since_ms: number): Promise<F
 }
 
 describe.skipIf(skip !== null)(`replicated volume in the netns lab, run by the resource manager${skip ? ` (skipped: ${skip})` : ""}`, () => {
-  /** Offsets acknowledged by the first Primary, host-a, with the index of their pattern. */
+  /** Offsets acknowledged by the first Primary, with the index of their pattern. */
   const acked = new Map<number, number>();
   let writer: ReturnType<typeof qemuIoIn> | null = null;
+
+  /** The host promoted first, and its peer (set once the clone is promoted). */
+  let first = "host-a";
+  let second = "host-b";
 
   beforeAll(async () => {
     const r = run([HAPD, "demo", "--dir", DIR, "--prefix", P, "--volumes"]);
@@ -90,40 +94,48 @@ describe.skipIf(skip !== null)(`replicated volume in the netns lab, run by the r
     const f = join(DIR, "vol.yaml");
     writeFileSync(f, labVolumeCrmYaml());
     must([HAPD, "crm", "configure", f, "--node", "host-a", "--lab-dir", DIR]);
-    await until(DIR, "host-a", "vol0 promoted on host-a with disk-user beside it", promotedOn("host-a"), 60_000);
+    // Whichever host reports its disk UpToDate first gets the promotion (both are, and stickiness
+    // then keeps it): the tests follow the Primary, not a fixed host.
+    const s = await until(DIR, "host-a", "vol0 promoted on one host with disk-user beside it", (x) => promotedOn("host-a")(x) || promotedOn("host-b")(x), 60_000);
+    first = promotedOn("host-a")(s) ? "host-a" : "host-b";
+    second = first === "host-a" ? "host-b" : "host-a";
   }, 120_000);
 
   afterAll(async () => {
     writer?.child.kill("SIGKILL");
+    // Keep the node logs (the lab directory goes with --down): a failure here is read from them.
+    const keep = "/tmp/hapd-volume-lab-logs";
+    run(["mkdir", "-p", keep]);
+    for (const n of ["host-a", "host-b", "arb"]) run(["cp", join(DIR, n, "node.log"), join(keep, `${n}.log`)]);
     run([HAPD, "demo", "--down", "--dir", DIR]);
   });
 
   it("the volume is Primary where the clone is promoted, Secondary on the other host, in sync", async () => {
-    const a = await until(DIR, "host-a", "vol0 Primary and Established", (s) => volumeOf(s)?.role === "Primary" && volumeOf(s)?.connection === "Established");
+    const a = await until(DIR, first, "vol0 Primary and Established", (s) => volumeOf(s)?.role === "Primary" && volumeOf(s)?.connection === "Established");
     expect(volumeOf(a)).toMatchObject({ role: "Primary", disk: "UpToDate", peer_disk: "UpToDate" });
-    const b = await until(DIR, "host-b", "vol0 Secondary and Established", (s) => volumeOf(s)?.role === "Secondary" && volumeOf(s)?.connection === "Established");
+    const b = await until(DIR, second, "vol0 Secondary and Established", (s) => volumeOf(s)?.role === "Secondary" && volumeOf(s)?.connection === "Established");
     expect(volumeOf(b)).toMatchObject({ role: "Secondary", disk: "UpToDate" });
-    expect(volumeStatus("host-a").nbd_socket).toBe(join(DIR, "host-a", "run", `nbd-${VOL}.sock`));
-    expect(volumeStatus("host-b").nbd_socket).toBeNull();
-    // The export exists only on the Primary: a client on host-b finds no socket.
-    expect(labExec(state(), "host-b", ["qemu-io", "-f", "raw", "-c", "read 0 4k", nbdUri("host-b")]).code).not.toBe(0);
+    expect(volumeStatus(first).nbd_socket).toBe(join(DIR, first, "run", `nbd-${VOL}.sock`));
+    expect(volumeStatus(second).nbd_socket).toBeNull();
+    // The export exists only on the Primary: a client on its peer finds no socket.
+    expect(labExec(state(), second, ["qemu-io", "-f", "raw", "-c", "read 0 4k", nbdUri(second)]).code).not.toBe(0);
   }, 60_000);
 
-  it("kill -9 of the Primary host's hapd mid-stream: fenced, promoted on host-b, every acknowledged write is there", async () => {
+  it("kill -9 of the Primary host's hapd mid-stream: fenced, promoted on its peer, every acknowledged write is there", async () => {
     // A first batch that completes, then a long stream that the crash interrupts.
-    const first = labExec(state(), "host-a", ["qemu-io", "-f", "raw", ...Array.from({ length: 32 }, (_, i) => ["-c", `write -P ${pattern(i)} ${offsetOf(i)} ${WRITE}`]).flat(), nbdUri("host-a")]);
-    expect(first.code, first.stderr).toBe(0);
-    for (const off of acknowledged(first.stdout)) acked.set(off, off / WRITE);
+    const batch = labExec(state(), first, ["qemu-io", "-f", "raw", ...Array.from({ length: 32 }, (_, i) => ["-c", `write -P ${pattern(i)} ${offsetOf(i)} ${WRITE}`]).flat(), nbdUri(first)]);
+    expect(batch.code, batch.stderr).toBe(0);
+    for (const off of acknowledged(batch.stdout)) acked.set(off, off / WRITE);
     expect(acked.size).toBe(32);
     const stream = Array.from({ length: 3000 }, (_, k) => 32 + k).map((i) => `write -P ${pattern(i)} ${offsetOf(i)} ${WRITE}`);
-    writer = qemuIoIn("host-a", stream);
+    writer = qemuIoIn(first, stream);
     const w = writer;
     await waitFor("the stream to have 100 acknowledged writes", 60_000, async () => (acknowledged(w.out()).length >= 100 ? true : null));
     const t0 = Date.now();
-    process.kill(nodePid(state(), "host-a")!, "SIGKILL");
-    const fence = await fencedBy("host-b", "host-a", t0);
-    expect(fence.executor).toBe("host-b");
-    expect(labPower(state(), "host-a")).toBe("off");
+    process.kill(nodePid(state(), first)!, "SIGKILL");
+    const fence = await fencedBy(second, first, t0);
+    expect(fence.executor).toBe(second);
+    expect(labPower(state(), first)).toBe("off");
     // The power-off killed the writer with its machine; what it printed is all it saw acknowledged.
     await w.done;
     const streamed = acknowledged(w.out());
@@ -132,52 +144,52 @@ describe.skipIf(skip !== null)(`replicated volume in the netns lab, run by the r
     expect(streamed.length).toBeLessThan(stream.length);
     for (const off of streamed) acked.set(off, off / WRITE);
 
-    await until(DIR, "host-b", "vol0 promoted on host-b, disk-user moved there", promotedOn("host-b"), 60_000);
-    const v = volumeStatus("host-b");
+    await until(DIR, second, `vol0 promoted on ${second}, disk-user moved there`, promotedOn(second), 60_000);
+    const v = volumeStatus(second);
     expect(v).toMatchObject({ role: "Primary", disk: "UpToDate", io_frozen: false });
     // Resource-level fencing: the new Primary recorded the old one Outdated in the CIB.
     expect(v.peer_disk).toBe("Outdated");
-    expect(v.nbd_socket).toBe(join(DIR, "host-b", "run", `nbd-${VOL}.sock`));
+    expect(v.nbd_socket).toBe(join(DIR, second, "run", `nbd-${VOL}.sock`));
 
     // Read back every acknowledged write through the new Primary's export.
     const reads = [...acked.entries()].sort((x, y) => x[0] - y[0]).map(([off, i]) => `read -P ${pattern(i)} ${off} ${WRITE}`);
-    const check = labExec(state(), "host-b", ["qemu-io", "-f", "raw", ...reads.flatMap((c) => ["-c", c]), nbdUri("host-b")], { timeout_ms: 120_000 });
+    const check = labExec(state(), second, ["qemu-io", "-f", "raw", ...reads.flatMap((c) => ["-c", c]), nbdUri(second)], { timeout_ms: 120_000 });
     expect(check.stdout).not.toMatch(/Pattern verification failed|failed/);
     expect([...check.stdout.matchAll(/^read 65536\/65536 bytes/gm)].length).toBe(acked.size);
 
     // The survivor goes on writing without its peer: these regions are what the resync carries.
-    const more = labExec(state(), "host-b", ["qemu-io", "-f", "raw", "-c", `write -P 0xee ${64 * 1024 * 1024} ${8 * 1024 * 1024}`, nbdUri("host-b")]);
+    const more = labExec(state(), second, ["qemu-io", "-f", "raw", "-c", `write -P 0xee ${64 * 1024 * 1024} ${8 * 1024 * 1024}`, nbdUri(second)]);
     expect(more.code, more.stderr).toBe(0);
-    expect(volumeStatus("host-b").out_of_sync_regions).toBeGreaterThanOrEqual(8);
+    expect(volumeStatus(second).out_of_sync_regions).toBeGreaterThanOrEqual(8);
   }, 180_000);
 
   it("the old Primary, powered on again, comes back as Secondary and resyncs to identical data", async () => {
-    must([HAPD, "demo", "--dir", DIR, "--restart", "host-a"]);
-    await until(DIR, "arb", "host-a back in the view", (s) => s.view.members.length === 3, 60_000);
-    const a = await until(DIR, "host-a", "vol0 Secondary, UpToDate and Established again", (s) => {
+    must([HAPD, "demo", "--dir", DIR, "--restart", first]);
+    await until(DIR, "arb", `${first} back in the view`, (s) => s.view.members.length === 3, 60_000);
+    const a = await until(DIR, first, "vol0 Secondary, UpToDate and Established again", (s) => {
       const v = volumeOf(s);
       return v?.role === "Secondary" && v.disk === "UpToDate" && v.connection === "Established";
     }, 60_000);
     expect(volumeOf(a)!.peer_disk).toBe("UpToDate");
     // Stickiness keeps the Primary (and its user) where they are.
-    await until(DIR, "host-b", "a quiet DC, vol0 still promoted on host-b", (s) => promotedOn("host-b")(s) && s.crm?.transition?.state !== "running", 30_000);
-    // The Outdated mark is cleared (by host-b, which set it) once the peers are in sync again.
-    const b = await waitFor("host-b to clear host-a's Outdated mark", 10_000, async () => {
-      const v = volumeStatus("host-b");
+    await until(DIR, second, `a quiet DC, vol0 still promoted on ${second}`, (s) => promotedOn(second)(s) && s.crm?.transition?.state !== "running", 30_000);
+    // The Outdated mark is cleared (by the new Primary, which set it) once the peers are in sync again.
+    const b = await waitFor(`${second} to clear ${first}'s Outdated mark`, 10_000, async () => {
+      const v = volumeStatus(second);
       return v.fencing === "" ? v : null;
     });
     expect(b).toMatchObject({ role: "Primary", connection: "Established", peer_disk: "UpToDate", out_of_sync_regions: 0 });
-    // The resync is in the restarted host's log: it took what host-b wrote while it was away
+    // The resync is in the restarted host's log: it took what the new Primary wrote while it was away
     // (plus its own activity-log regions, as after any crash of a Primary).
-    const log = readFileSync(join(DIR, "host-a", "node.log"), "utf8");
-    expect(log).toMatch(/resync from node 2: \d+ regions/);
+    const log = readFileSync(join(DIR, first, "node.log"), "utf8");
+    expect(log).toMatch(new RegExp(`resync from node ${second === "host-b" ? 2 : 1}: \\d+ regions`));
     expect(log).toMatch(/resync finished, UpToDate/);
     // Byte for byte, both backing files agree (nothing writes now).
-    const cmp = spawnSync("cmp", [join(DIR, "host-a", `${VOL}.img`), join(DIR, "host-b", `${VOL}.img`)], { encoding: "utf8" });
+    const cmp = spawnSync("cmp", [join(DIR, first, `${VOL}.img`), join(DIR, second, `${VOL}.img`)], { encoding: "utf8" });
     expect(cmp.status, cmp.stdout).toBe(0);
     // And the data the first Primary had acknowledged is still there on the new Primary.
     const sample = [...acked.entries()].slice(-16).map(([off, i]) => `read -P ${pattern(i)} ${off} ${WRITE}`);
-    const check = labExec(state(), "host-b", ["qemu-io", "-f", "raw", ...sample.flatMap((c) => ["-c", c]), nbdUri("host-b")]);
+    const check = labExec(state(), second, ["qemu-io", "-f", "raw", ...sample.flatMap((c) => ["-c", c]), nbdUri(second)]);
     expect(check.code, check.stderr).toBe(0);
     expect(check.stdout).not.toMatch(/Pattern verification failed/);
   }, 180_000);
