@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { join } from "node:path";
 import * as P from "../../services/replication/nbd/protocol.ts";
 import { nbdOpen } from "../../test/replication/nbd-client.ts";
+import { VOLUME_SERVICE_ENV } from "../../services/replication/service-env.ts";
 import { Volume, newGeneration, type VolumeOptions } from "../../services/replication/volume.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
 import { quantile, round } from "../lib.ts";
@@ -108,7 +109,7 @@ export async function resyncAndVerify(dir: string, mib: number, peerScript: stri
     },
   };
   let a = await Volume.open(aOpts);
-  const peer = spawn(process.execPath, [peerScript, f("rb.img"), f("rb.meta"), String(port), keyBytes.toString("hex")], { stdio: ["ignore", "pipe", "inherit"] });
+  const peer = spawn(process.execPath, [peerScript, f("rb.img"), f("rb.meta"), String(port), keyBytes.toString("hex")], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...VOLUME_SERVICE_ENV } });
   try {
     await until(() => a.core.repl === "SyncSource", 30_000);
     t0 = performance.now();

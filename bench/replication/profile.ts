@@ -40,16 +40,22 @@ await server.listen();
 /** CPU seconds (user + system) a process has used so far, from /proc. */
 const cpuOf = (pid: number) => {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) / 100;
+  return [Number(f[11]) / 100, Number(f[12]) / 100, Number(f[7])] as const;
 };
+/** User and system CPU seconds and minor page faults (fresh memory touched) between two readings. */
+const fmt = (a: readonly number[], b: readonly number[]) => `${(b[0]! - a[0]!).toFixed(2)} user + ${(b[1]! - a[1]!).toFixed(2)} sys, ${b[2]! - a[2]!} faults`;
 for (let i = 0; i < RUNS; i++) {
   const t0 = performance.now();
   const c0 = [cpuOf(process.pid), cpuOf(peer.pid!)];
   await run("nbdcopy", ["-C", "1", "--flush", ...(process.env.REQ ? [`--request-size=${process.env.REQ}`] : []), f("src.raw"), `nbd+unix:///vol0?socket=${sock}`]);
   const s = (performance.now() - t0) / 1000;
   const c1 = [cpuOf(process.pid), cpuOf(peer.pid!)];
-  console.log(`replicated C write: ${(size / 1e6 / s).toFixed(1)} MB/s in ${s.toFixed(2)} s; CPU Primary ${(c1[0]! - c0[0]!).toFixed(2)} s, Secondary ${(c1[1]! - c0[1]!).toFixed(2)} s`);
+  console.log(`replicated C write: ${(size / 1e6 / s).toFixed(1)} MB/s in ${s.toFixed(2)} s; CPU s: Primary ${fmt(c0[0]!, c1[0]!)}, Secondary ${fmt(c0[1]!, c1[1]!)}`);
 }
+const rss = (pid: number) => /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1];
+Bun.gc(true);
+await new Promise((r) => setTimeout(r, 1500));
+console.log(`RSS after the runs (1.5 s idle): Primary ${rss(process.pid)} KiB, Secondary ${rss(peer.pid!)} KiB`);
 await server.close();
 await a.close();
 peer.kill("SIGTERM");

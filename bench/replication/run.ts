@@ -4,18 +4,23 @@
 // Sync latency: qemu-img bench, 4 KiB writes, queue depth 1, a flush after every write.
 // Latency percentiles: a queue-depth-1 client timing each 4 KiB write + flush (extra.ts), beside
 // fdatasync'd pwrites on a plain file. Resync (full, 1 % dirty) and verify on a RESYNC_MIB volume
-// beside a dd O_DIRECT copy and sha256sum of the same file.
+// beside a dd O_DIRECT copy and sha256sum of the same file. The replicated volume's Primary and
+// Secondary run in processes of their own (peer.ts), as on two hosts; on this one machine they
+// share its cores with the client, so each write prints how many cores were busy meanwhile.
+// The latency target (raw 4 KiB write+fdatasync + one loopback round trip + 150 µs) is computed
+// from figures measured in the same run.
 // Usage: bun bench/replication/run.ts [size_mib=256] [runs=3] [resync_mib=1024]; last line is JSON.
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { FileBackend } from "../../services/replication/backend.ts";
 import { NbdServer } from "../../services/replication/nbd/server.ts";
+import { VOLUME_SERVICE_ENV } from "../../services/replication/service-env.ts";
 import { Volume, newGeneration } from "../../services/replication/volume.ts";
-import { ClusterKey } from "../../services/shared/wire.ts";
 import { finish, median, round } from "../lib.ts";
 import { nbdSyncLatencies_us, percentiles, rawSyncLatencies_us, resyncAndVerify } from "./extra.ts";
 
@@ -35,9 +40,41 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t0;
 }
 
-async function nbdcopyWrite(uri: string): Promise<number> {
+/** Busy and total jiffies of the whole machine (every core), from /proc/stat. */
+function machineJiffies(): [number, number] {
+  const xs = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = xs[3]! + xs[4]!;
+  const total = xs.reduce((a, b) => a + b, 0);
+  return [total - idle, total];
+}
+
+/** Write throughput (MB/s) and how many of the machine's cores were busy meanwhile. */
+async function nbdcopyWrite(uri: string): Promise<[number, number]> {
+  const [b0, t0] = machineJiffies();
   const ms = await time(() => run("nbdcopy", ["-C", "1", "--flush", f("src.raw"), uri]));
-  return SIZE_BYTES / 1e6 / (ms / 1000);
+  const [b1, t1] = machineJiffies();
+  return [SIZE_BYTES / 1e6 / (ms / 1000), ((b1 - b0) / (t1 - t0)) * cpus().length];
+}
+
+/** Round trips between two processes over loopback TCP (the "one round trip" of the latency target). */
+async function loopbackRtt_us(count: number): Promise<number[]> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const echo = await startScript("echo.ts", [String(port)]);
+  const socket = connect(port, "127.0.0.1");
+  await new Promise((r) => socket.once("connect", r));
+  socket.setNoDelay(true);
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve) => {
+      socket.once("data", () => resolve());
+      socket.write("x");
+    });
+    out.push((performance.now() - t0) * 1000);
+  }
+  socket.destroy();
+  echo.kill("SIGTERM");
+  return out;
 }
 
 async function nbdcopyRead(uri: string): Promise<number> {
@@ -53,17 +90,20 @@ async function syncWriteLatency_us(uri: string): Promise<number> {
 
 async function measure(label: string, uri: string): Promise<Record<string, number>> {
   const w: number[] = [];
+  const busy: number[] = [];
   const r: number[] = [];
   const l: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    w.push(await nbdcopyWrite(uri));
+    const [mbps, cores] = await nbdcopyWrite(uri);
+    w.push(mbps);
+    busy.push(cores);
     r.push(await nbdcopyRead(uri));
     l.push(await syncWriteLatency_us(uri));
   }
   const m = /socket=(.*)$/.exec(uri)!;
   const lat = percentiles(await nbdSyncLatencies_us(m[1]!, /nbd\+unix:\/\/\/([^?]*)/.exec(uri)![1]!, SYNC_WRITES));
-  const out = { write_MBps: round(median(w)), read_MBps: round(median(r)), sync4k_us: round(median(l)), sync4k_p50_us: lat.p50_us, sync4k_p99_us: lat.p99_us };
-  console.log(`${label.padEnd(28)} write ${out.write_MBps} MB/s  read ${out.read_MBps} MB/s  4K write+flush ${out.sync4k_us} µs (median of ${RUNS}; p50 ${lat.p50_us} p99 ${lat.p99_us} µs)`);
+  const out = { write_MBps: round(median(w)), write_busy_cores: round(median(busy), 2), read_MBps: round(median(r)), sync4k_us: round(median(l)), sync4k_p50_us: lat.p50_us, sync4k_p99_us: lat.p99_us };
+  console.log(`${label.padEnd(28)} write ${out.write_MBps} MB/s (${out.write_busy_cores} of ${cpus().length} cores busy)  read ${out.read_MBps} MB/s  4K write+flush ${out.sync4k_us} µs (median of ${RUNS}; p50 ${lat.p50_us} p99 ${lat.p99_us} µs)`);
   return out;
 }
 
@@ -76,9 +116,18 @@ async function rawDirect_MBps(): Promise<number> {
   return round(median(xs));
 }
 
+/** Starts a script of bench/replication in its own process; resolves once it printed "ready". */
+function startScript(script: string, args: string[]): Promise<ChildProcess> {
+  // With the volume service's environment, as the supervisor starts it.
+  const child = spawn(process.execPath, [join(import.meta.dirname, script), ...args], { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...VOLUME_SERVICE_ENV } });
+  return new Promise((resolve, reject) => {
+    child.stdout!.once("data", () => resolve(child));
+    child.once("exit", (code) => reject(new Error(`bench peer exited with ${code}`)));
+  });
+}
+
 async function replicated(label: string, encrypt: boolean): Promise<Record<string, number>> {
-  const keyBytes = randomBytes(32);
-  const key = new ClusterKey(keyBytes);
+  const keyHex = randomBytes(32).toString("hex");
   const uuid = randomUUID();
   const current = newGeneration();
   for (const n of ["a", "b"]) {
@@ -86,22 +135,18 @@ async function replicated(label: string, encrypt: boolean): Promise<Record<strin
     Volume.format(f(`${n}.meta`), "vol0", { uuid, size_bytes: SIZE_BYTES, current, assumeClean: true });
   }
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const common = { name: "vol0", key, peerAddress: { host: "127.0.0.1", port }, linkEncryption: encrypt };
-  // The Secondary runs in its own process, as it would on the other host; it cannot be reached
-  // to be outdated here, so fencing is off for this measurement (it is not on the write path).
-  const a = await Volume.open({ ...common, dataPath: f("a.img"), metaPath: f("a.meta"), nodeId: 1, peerId: 2, config: { fencing: "none" } });
-  const peerArgs = [join(import.meta.dirname, "peer.ts"), f("b.img"), f("b.meta"), String(port), Buffer.from(keyBytes).toString("hex"), encrypt ? "encrypt" : "mac-only"];
-  const peer = spawn(process.execPath, peerArgs, { stdio: ["ignore", "pipe", "inherit"] });
-  for (let i = 0; i < 1000 && a.core.repl !== "Established"; i++) await new Promise((r) => setTimeout(r, 10));
-  if (!a.promote().ok) throw new Error("promotion failed");
+  const mode = encrypt ? "encrypt" : "mac-only";
+  // Primary and Secondary each in their own process, as on two hosts; the NBD clients (nbdcopy,
+  // qemu-img, the latency client) talk to the Primary's socket from this one.
   const rsock = f("r.sock");
-  const rserver = new NbdServer({ socketPath: rsock, exportName: "vol0", backend: a });
-  await rserver.listen();
+  const secondary = startScript("peer.ts", [f("b.img"), f("b.meta"), String(port), keyHex, mode, "2"]);
+  const primary = await startScript("peer.ts", [f("a.img"), f("a.meta"), String(port), keyHex, mode, "1", rsock]);
+  const sides = [primary, await secondary];
   const out = await measure(label, `nbd+unix:///vol0?socket=${rsock}`);
-  await rserver.close();
-  await a.close();
-  peer.kill("SIGTERM");
-  await new Promise((r) => peer.once("exit", r));
+  for (const c of sides) {
+    c.kill("SIGTERM");
+    if (c.exitCode === null) await new Promise((r) => c.once("exit", r));
+  }
   return out;
 }
 
@@ -114,6 +159,10 @@ async function main(): Promise<void> {
   console.log(`${"raw file, dd O_DIRECT 1M".padEnd(28)} write ${raw} MB/s`);
   const rawLat = percentiles(rawSyncLatencies_us(f("lat.img"), SYNC_WRITES));
   console.log(`${"raw file, 4K pwrite+fdatasync".padEnd(28)} p50 ${rawLat.p50_us} µs  p99 ${rawLat.p99_us} µs`);
+  const rtt = percentiles(await loopbackRtt_us(SYNC_WRITES));
+  console.log(`${"loopback TCP round trip".padEnd(28)} p50 ${rtt.p50_us} µs  p99 ${rtt.p99_us} µs (between two processes)`);
+  // The issue's latency target: raw local + one round trip + 150 µs.
+  const latTarget = round(rawLat.p50_us + rtt.p50_us + 150);
 
   // Reference: qemu-nbd --cache=none on its own file.
   writeFileSync(f("q.img"), new Uint8Array(SIZE_BYTES));
@@ -153,6 +202,8 @@ async function main(): Promise<void> {
     raw_direct_write_MBps: raw,
     raw_sync4k_p50_us: rawLat.p50_us,
     raw_sync4k_p99_us: rawLat.p99_us,
+    loopback_rtt_p50_us: rtt.p50_us,
+    loopback_rtt_p99_us: rtt.p99_us,
     resync: rs,
     qemu_nbd: ref,
     hapd_nbd_file: ours,
@@ -163,6 +214,8 @@ async function main(): Promise<void> {
     ratio_replicated_auth_only_write_vs_qemu_nbd: round(replMac.write_MBps! / ref.write_MBps!, 2),
     target_replicated_write_ratio: 0.7,
     ratio_replicated_sync4k_p50_vs_qemu_nbd: round(repl.sync4k_p50_us! / ref.sync4k_p50_us!, 2),
+    target_sync4k_p50_us: latTarget,
+    ratio_replicated_sync4k_p50_vs_target: round(repl.sync4k_p50_us! / latTarget, 2),
   });
 }
 

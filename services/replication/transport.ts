@@ -24,6 +24,10 @@ const PREFACE_FIXED_BYTES = 4 + 1 + 1 + 4 + NONCE_BYTES + 2;
 export const FRAME_MAX_BYTES = MSG_DATA_MAX_BYTES + 4096;
 /** Encrypted frames at least this large are decrypted in two parts (header, payload). */
 const SPLIT_DECRYPT_MIN_BYTES = 64 * 1024;
+/** PeerLink writes to its socket only while the socket holds less than this unsent. */
+const SOCKET_LOW_WATER_BYTES = 256 * 1024;
+/** Frames and queued pieces smaller than this together are copied into one write. */
+const JOIN_BELOW_BYTES = 64 * 1024;
 
 export type SessionEvent = { kind: "message"; msg: PeerMsg } | { kind: "keepalive" } | { kind: "ready"; peerId: number } | { kind: "error"; reason: string };
 
@@ -247,6 +251,8 @@ export class PeerLink {
   /** The socket the core was told is up; onDown is reported for it only. */
   private upSocket: Socket | null = null;
   private session: PeerSession | null = null;
+  /** Sealed pieces waiting for the socket (see enqueue); they belong to `socket`'s session. */
+  private outQueue: Uint8Array[] = [];
   private stopped = false;
   private backoff_ms: number;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -281,25 +287,54 @@ export class PeerLink {
 
   send(msg: PeerMsg): boolean {
     if (!this.socket || !this.session?.ready) return false;
-    const pieces = this.session.sealPieces(msg);
-    // Small frames (acks, flushes) go out as one buffer. A data frame's big ciphertext goes as
-    // is, its small head and tail as separate writes: no cork, because Bun's net writev
-    // concatenates corked writes into one new buffer, the very copy this avoids.
-    if (pieces.length <= 3 || pieces.reduce((n, p) => n + p.byteLength, 0) < 64 * 1024) return this.socket.write(Buffer.concat(pieces));
-    let ok = true;
-    let small: Uint8Array[] = [];
-    for (const p of pieces) {
-      // Neighbouring small pieces (length, message header, tag) go out together.
-      if (p.byteLength < 4096) {
-        small.push(p);
-        continue;
+    this.enqueue(this.socket, this.session.sealPieces(msg));
+    return true;
+  }
+
+  /**
+   * Frames go out in sealing order (their nonces are a counter), through one queue per
+   * connection. The socket is written only while its own buffer is nearly empty: Bun copies
+   * whatever a write cannot hand to the kernel at once into a growing buffer of its own, and
+   * with megabytes of replicated writes in flight that copying (into fresh, page-faulting
+   * memory) cost the Primary more than the kernel's send (bench/replication/profile.ts). Here
+   * the waiting pieces stay where they lie, referenced, until the socket drains.
+   */
+  private enqueue(s: Socket, pieces: Uint8Array[]): void {
+    if (s !== this.socket) return;
+    let total = 0;
+    for (const p of pieces) total += p.byteLength;
+    if (total < JOIN_BELOW_BYTES) {
+      // A small frame (an ack, a flush, a 4 KiB write) is one piece: one send, one wake-up of the peer.
+      this.outQueue.push(pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces));
+    } else {
+      // A large frame's payload goes as it lies, without a copy; its small neighbours (length,
+      // message header, tag) are joined.
+      let small: Uint8Array[] = [];
+      for (const p of pieces) {
+        if (p.byteLength === 0) continue;
+        if (p.byteLength < 4096) {
+          small.push(p);
+          continue;
+        }
+        if (small.length > 0) this.outQueue.push(small.length === 1 ? small[0]! : Buffer.concat(small));
+        small = [];
+        this.outQueue.push(p);
       }
-      if (small.length > 0) ok = this.socket.write(Buffer.concat(small)) && ok;
-      small = [];
-      ok = this.socket.write(p) && ok;
+      if (small.length > 0) this.outQueue.push(small.length === 1 ? small[0]! : Buffer.concat(small));
     }
-    if (small.length > 0) ok = this.socket.write(Buffer.concat(small)) && ok;
-    return ok;
+    this.pump(s);
+  }
+
+  private pump(s: Socket): void {
+    while (this.outQueue.length > 0 && s.writableLength < SOCKET_LOW_WATER_BYTES && !s.destroyed) {
+      // Small pieces queued behind each other (acks while the socket was full) go out as one write.
+      let n = 1;
+      let bytes = this.outQueue[0]!.byteLength;
+      while (n < this.outQueue.length && bytes + this.outQueue[n]!.byteLength < JOIN_BELOW_BYTES) bytes += this.outQueue[n++]!.byteLength;
+      const chunk = n === 1 ? this.outQueue[0]! : Buffer.concat(this.outQueue.slice(0, n));
+      this.outQueue.splice(0, n);
+      s.write(chunk);
+    }
   }
 
   /** Drop the current connection (the core asked to disconnect); reconnecting continues. */
@@ -326,6 +361,9 @@ export class PeerLink {
 
   private attach(s: Socket, initiator: boolean): void {
     this.socket = s;
+    // Frames sealed for an earlier connection's session mean nothing on this one.
+    this.outQueue = [];
+    s.on("drain", () => this.pump(s));
     s.setNoDelay(true);
     const session = new PeerSession(this.o.key, this.o.selfId, this.o.volume, initiator, undefined, this.o.encrypt ?? true);
     this.session = session;
@@ -337,7 +375,7 @@ export class PeerLink {
       if (Date.now() - heard_ms > dead_ms) {
         reason = `peer silent for more than ${dead_ms} ms`;
         s.destroy();
-      } else if (session.ready) s.write(session.keepalive());
+      } else if (session.ready) this.enqueue(s, [session.keepalive()]);
     }, this.o.keepalive_ms ?? 500);
     s.on("connect", () => s.write(session.preface()));
     if (!initiator) s.write(session.preface());
@@ -368,6 +406,7 @@ export class PeerLink {
       if (this.socket === s) {
         this.socket = null;
         this.session = null;
+        this.outQueue = [];
       }
       if (up && this.upSocket === s) {
         this.upSocket = null;

@@ -13,6 +13,7 @@ import type { Config } from "../shared/config.ts";
 import { type Logger, createLogger } from "../shared/log.ts";
 import { type ServiceSpec, SupervisorCore, type SupervisorEffect } from "./core.ts";
 import { SUPERVISOR_ENV } from "./client.ts";
+import { VOLUME_SERVICE_ENV } from "../replication/service-env.ts";
 import { type SupervisorReport, type WatchdogReport, parseLine } from "./protocol.ts";
 import type { WatchdogDriver } from "../watchdog/driver.ts";
 
@@ -259,7 +260,7 @@ export class Supervisor {
     const [cmd, ...args] = this.command;
     const child = spawn(cmd!, [...args, "service", name, "--config", this.cfg.file], {
       stdio: ["ignore", "inherit", "inherit"],
-      env: { ...process.env, [SUPERVISOR_ENV]: supervisorSocketPath(this.cfg) },
+      env: { ...process.env, ...(name === "volume" ? VOLUME_SERVICE_ENV : {}), [SUPERVISOR_ENV]: supervisorSocketPath(this.cfg) },
     });
     this.children.set(name, child);
     const pid = child.pid ?? -1;

@@ -14,10 +14,34 @@ import { ClusterKey } from "../../services/shared/wire.ts";
 const SIZE_BYTES = 8 * 1024 * 1024;
 const MIB = 1024 * 1024;
 
-/** A FileBackend whose reads, writes and flushes fail with EIO while `failing` is set. */
+/**
+ * A FileBackend whose reads, writes and flushes fail with EIO while `failing` is set. With
+ * `inline`, it also offers the synchronous forms, so small writes and flushes on an idle volume
+ * run on the caller's thread (Volume.runInline) and fail there.
+ */
 class FailingBackend implements BlockBackend {
   failing = false;
-  constructor(private readonly inner: FileBackend) {}
+  /** Synchronous writes and flushes asked of this backend, failed or not. */
+  inlineCalls = 0;
+  writeSync?: (o: number, d: Uint8Array, fua: boolean) => void;
+  flushSync?: () => void;
+  constructor(
+    private readonly inner: FileBackend,
+    inline: boolean,
+  ) {
+    if (inline) {
+      this.writeSync = (o, d, fua) => {
+        this.inlineCalls++;
+        this.check("write");
+        inner.writeSync(o, d, fua);
+      };
+      this.flushSync = () => {
+        this.inlineCalls++;
+        this.check("flush");
+        inner.flushSync();
+      };
+    }
+  }
   get size_bytes(): number {
     return this.inner.size_bytes;
   }
@@ -56,14 +80,14 @@ async function until(p: () => boolean, what: string, limit_ms = 10_000): Promise
 
 describe("detach on local I/O errors (Diskless) on real files", () => {
   const dir = mkdtempSync(join(tmpdir(), "hapd-diskless-"));
-  const file = (n: string) => join(dir, n);
   const open: Volume[] = [];
   afterAll(async () => {
     for (const v of open) await v.close().catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("a Primary whose disk fails serves through the peer, fails without it, and resyncs after attach", async () => {
+  for (const inline of [false, true]) it(`a Primary whose disk fails serves through the peer, fails without it, and resyncs after attach (${inline ? "small writes and flushes inline" : "asynchronous I/O"})`, async () => {
+    const file = (n: string) => join(dir, `${inline ? "i" : "a"}-${n}`);
     const key = new ClusterKey(new Uint8Array(32).fill(6));
     const uuid = randomUUID();
     const current = newGeneration();
@@ -82,7 +106,7 @@ describe("detach on local I/O errors (Diskless) on real files", () => {
       nodeId: 1,
       peerId: 2,
       outdatePeer: async () => b.core.outdate().ok,
-      openBackend: async (path, direct) => (failing = new FailingBackend(await FileBackend.open(path, { direct }))),
+      openBackend: async (path, direct) => (failing = new FailingBackend(await FileBackend.open(path, { direct }), inline)),
     };
     let a = await Volume.open(aOpts);
     open.push(a);
@@ -95,17 +119,19 @@ describe("detach on local I/O errors (Diskless) on real files", () => {
 
     // The disk fails: the next write detaches it, and is acknowledged because the peer has it.
     failing!.failing = true;
-    const second = randomBytes(MIB);
+    const second = randomBytes(inline ? 64 * 1024 : MIB);
     await a.write(2 * MIB, second, true);
     expect(a.core.diskState).toBe("Diskless");
     expect(a.core.diskFailure).toBe("write failed");
+    // The failing 64 KiB write went inline on an idle volume (and nothing inline without the option).
+    expect(failing!.inlineCalls > 0).toBe(inline);
     expect(logs.some((l) => /error volume vol0: local disk I\/O error \(write failed\): disk Failed, detached → Diskless; I\/O goes on through the peer/.test(l))).toBe(true);
     await a.flush();
     // Reads come from the peer (the local disk is not even asked).
     expect(Buffer.from(await a.read(0, MIB)).equals(first)).toBe(true);
-    expect(Buffer.from(await a.read(2 * MIB, MIB)).equals(second)).toBe(true);
-    expect(readFileSync(file("b.img")).subarray(2 * MIB, 3 * MIB).equals(second)).toBe(true);
-    expect(readFileSync(file("a.img")).subarray(2 * MIB, 3 * MIB).equals(second)).toBe(false);
+    expect(Buffer.from(await a.read(2 * MIB, second.byteLength)).equals(second)).toBe(true);
+    expect(readFileSync(file("b.img")).subarray(2 * MIB, 2 * MIB + second.byteLength).equals(second)).toBe(true);
+    expect(readFileSync(file("a.img")).subarray(2 * MIB, 2 * MIB + second.byteLength).equals(second)).toBe(false);
     expect(b.core.diskState).toBe("UpToDate");
     const third = randomBytes(64 * 1024);
     await a.write(5 * MIB, third, false);
