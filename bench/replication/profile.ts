@@ -4,14 +4,15 @@
 // PEER_PROF=DIR profiles the Secondary too; LINK=mac-only authenticates the link without
 // encrypting it. Prints MB/s per run.
 import { execFile, spawn } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { NbdServer } from "../../services/replication/nbd/server.ts";
-import { Volume, newGeneration } from "../../services/replication/volume.ts";
+import { Volume } from "../../services/replication/volume.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
+import { formatCleanPair } from "../../test/replication/volume-pair.ts";
 
 const run = promisify(execFile);
 const SIZE_MIB = Number(process.argv[2] ?? 256);
@@ -21,12 +22,7 @@ const f = (n: string) => join(dir, n);
 const size = SIZE_MIB * 1024 * 1024;
 writeFileSync(f("src.raw"), randomBytes(size));
 const keyBytes = randomBytes(32);
-const uuid = randomUUID();
-const current = newGeneration();
-for (const n of ["a", "b"]) {
-  writeFileSync(f(`${n}.img`), new Uint8Array(size));
-  Volume.format(f(`${n}.meta`), "vol0", { uuid, size_bytes: size, current, assumeClean: true });
-}
+formatCleanPair(f, size);
 const port = 20000 + Math.floor(Math.random() * 20000);
 const encrypt = process.env.LINK !== "mac-only";
 const a = await Volume.open({ name: "vol0", key: new ClusterKey(keyBytes), linkEncryption: encrypt, directIo: process.env.DIRECT !== "0", peerAddress: { host: "127.0.0.1", port }, dataPath: f("a.img"), metaPath: f("a.meta"), nodeId: 1, peerId: 2, config: { fencing: "none" } });

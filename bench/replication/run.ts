@@ -11,7 +11,7 @@
 // from figures measured in the same run.
 // Usage: bun bench/replication/run.ts [size_mib=256] [runs=3] [resync_mib=1024]; last line is JSON.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { cpus, tmpdir } from "node:os";
@@ -20,9 +20,9 @@ import { promisify } from "node:util";
 import { FileBackend } from "../../services/replication/backend.ts";
 import { NbdServer } from "../../services/replication/nbd/server.ts";
 import { VOLUME_SERVICE_ENV } from "../../services/replication/service-env.ts";
-import { Volume, newGeneration } from "../../services/replication/volume.ts";
 import { finish, median, round } from "../lib.ts";
 import { nbdSyncLatencies_us, percentiles, rawSyncLatencies_us, resyncAndVerify } from "./extra.ts";
+import { formatCleanPair } from "../../test/replication/volume-pair.ts";
 
 const run = promisify(execFile);
 const SIZE_MIB = Number(process.argv[2] ?? 256);
@@ -128,12 +128,7 @@ function startScript(script: string, args: string[]): Promise<ChildProcess> {
 
 async function replicated(label: string, encrypt: boolean): Promise<Record<string, number>> {
   const keyHex = randomBytes(32).toString("hex");
-  const uuid = randomUUID();
-  const current = newGeneration();
-  for (const n of ["a", "b"]) {
-    writeFileSync(f(`${n}.img`), new Uint8Array(SIZE_BYTES));
-    Volume.format(f(`${n}.meta`), "vol0", { uuid, size_bytes: SIZE_BYTES, current, assumeClean: true });
-  }
+  formatCleanPair(f, SIZE_BYTES);
   const port = 20000 + Math.floor(Math.random() * 20000);
   const mode = encrypt ? "encrypt" : "mac-only";
   // Primary and Secondary each in their own process, as on two hosts; the NBD clients (nbdcopy,

@@ -55,7 +55,7 @@ export class Volume implements BlockBackend {
   private readonly queue: Effect[] = [];
   private committing = false;
   private resyncNext_ms = 0;
-  /** Asynchronous disk operations not yet completed (see runInline). */
+  /** Asynchronous disk operations (reads, writes, flushes) not yet completed (see runInline). */
   private asyncIo = 0;
   private readonly pending = new Map<number, { resolve: (data?: Uint8Array) => void; reject: (e: Error) => void }>();
 
@@ -130,7 +130,7 @@ export class Volume implements BlockBackend {
     if (this.core.role !== "Primary") throw Object.assign(new Error(`volume ${this.o.name} is not Primary here`), { code: "EPERM" });
     if (this.core.diskFailure === null) {
       try {
-        return await this.backend.read(offset_bytes, length_bytes);
+        return await this.track(this.backend.read(offset_bytes, length_bytes));
       } catch (e) {
         // A local read error detaches the disk like a write error; the read is then retried
         // through the peer if it is connected and UpToDate (readFromPeer fails it otherwise).
@@ -283,7 +283,7 @@ export class Volume implements BlockBackend {
           this.pacedRead(e);
           break;
         }
-        this.backend.read(e.offset_bytes, e.length_bytes).then(
+        this.track(this.backend.read(e.offset_bytes, e.length_bytes)).then(
           (d) => this.run(this.core.diskDone(e.io, true, d)),
           () => this.run(this.core.diskDone(e.io, false)),
         );
@@ -373,7 +373,7 @@ export class Volume implements BlockBackend {
     this.resyncNext_ms = start + (e.length_bytes * 1000) / this.o.resyncRate_bytes_s!;
     setTimeout(() => {
       if (this.closed) return;
-      this.backend.read(e.offset_bytes, e.length_bytes).then(
+      this.track(this.backend.read(e.offset_bytes, e.length_bytes)).then(
         (d) => this.run(this.core.diskDone(e.io, true, d)),
         () => this.run(this.core.diskDone(e.io, false)),
       );

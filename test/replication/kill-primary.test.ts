@@ -2,15 +2,16 @@
 // Secondary is promoted: every write the client saw acknowledged is on it. The client is a small
 // NBD client that records acknowledgements (stamped 4 KiB blocks, 16 in flight).
 import { spawn } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import * as P from "../../services/replication/nbd/protocol.ts";
-import { Volume, newGeneration } from "../../services/replication/volume.ts";
+import { Volume } from "../../services/replication/volume.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
 import { nbdOpen } from "./nbd-client.ts";
+import { formatCleanPair } from "./volume-pair.ts";
 
 const SIZE_BYTES = 8 * 1024 * 1024;
 const BLOCK_BYTES = 4096;
@@ -23,12 +24,7 @@ describe("kill -9 of the Primary process", () => {
 
   it("loses no acknowledged write (protocol C)", async () => {
     const keyBytes = randomBytes(32);
-    const uuid = randomUUID();
-    const current = newGeneration();
-    for (const n of ["a", "b"]) {
-      writeFileSync(f(`${n}.img`), new Uint8Array(SIZE_BYTES));
-      Volume.format(f(`${n}.meta`), "vol0", { uuid, size_bytes: SIZE_BYTES, current, assumeClean: true });
-    }
+    formatCleanPair(f, SIZE_BYTES);
     const port = 20000 + Math.floor(Math.random() * 20000);
     const logs: string[] = [];
     let primaryDead = false;

@@ -1,13 +1,14 @@
 // Checksum-based resync on real files: two Volumes in one process over loopback TCP. After a
 // disconnect during which the Primary rewrote 8 regions with the data they already held and
 // changed three small pieces, the reconnect sends only the three differing 16 KiB blocks.
-import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Volume, newGeneration } from "../../services/replication/volume.ts";
+import { Volume } from "../../services/replication/volume.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
+import { formatCleanPair } from "./volume-pair.ts";
 
 const SIZE_BYTES = 16 * 1024 * 1024;
 const MIB = 1024 * 1024;
@@ -32,13 +33,8 @@ describe("checksum-based resync (csums: true) on real files", () => {
 
   it("sends only the blocks that differ and leaves the backing files byte-identical", async () => {
     const key = new ClusterKey(new Uint8Array(32).fill(5));
-    const uuid = randomUUID();
-    const current = newGeneration();
     const port = 20000 + Math.floor(Math.random() * 20000);
-    for (const n of ["a", "b"]) {
-      writeFileSync(file(`${n}.img`), new Uint8Array(SIZE_BYTES));
-      Volume.format(file(`${n}.meta`), "vol0", { uuid, size_bytes: SIZE_BYTES, current, assumeClean: true });
-    }
+    formatCleanPair(file, SIZE_BYTES);
     const logs: string[] = [];
     const common = { name: "vol0", key, peerAddress: { host: "127.0.0.1", port }, config: { csums: true }, log: (l: string, m: string) => logs.push(`${l} ${m}`) };
     const a: Volume = await Volume.open({ ...common, dataPath: file("a.img"), metaPath: file("a.meta"), nodeId: 1, peerId: 2, outdatePeer: async () => b.core.outdate().ok });

@@ -2,14 +2,15 @@
 // Primary's backing file sits behind a backend that fails on demand. The Primary goes Diskless
 // and keeps serving reads, writes and flushes through its UpToDate peer; without the peer its I/O
 // fails; after the "repair" the disk is attached again and takes a full resync from the peer.
-import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileBackend, type BlockBackend } from "../../services/replication/backend.ts";
-import { Volume, newGeneration, type VolumeOptions } from "../../services/replication/volume.ts";
+import { Volume, type VolumeOptions } from "../../services/replication/volume.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
+import { formatCleanPair } from "./volume-pair.ts";
 
 const SIZE_BYTES = 8 * 1024 * 1024;
 const MIB = 1024 * 1024;
@@ -89,13 +90,8 @@ describe("detach on local I/O errors (Diskless) on real files", () => {
   for (const inline of [false, true]) it(`a Primary whose disk fails serves through the peer, fails without it, and resyncs after attach (${inline ? "small writes and flushes inline" : "asynchronous I/O"})`, async () => {
     const file = (n: string) => join(dir, `${inline ? "i" : "a"}-${n}`);
     const key = new ClusterKey(new Uint8Array(32).fill(6));
-    const uuid = randomUUID();
-    const current = newGeneration();
     const port = 20000 + Math.floor(Math.random() * 20000);
-    for (const n of ["a", "b"]) {
-      writeFileSync(file(`${n}.img`), new Uint8Array(SIZE_BYTES));
-      Volume.format(file(`${n}.meta`), "vol0", { uuid, size_bytes: SIZE_BYTES, current, assumeClean: true });
-    }
+    formatCleanPair(file, SIZE_BYTES);
     const logs: string[] = [];
     let failing: FailingBackend | null = null;
     const common = { name: "vol0", key, peerAddress: { host: "127.0.0.1", port }, log: (l: string, m: string) => logs.push(`${l} ${m}`) };

@@ -2,15 +2,16 @@
 // Primary is served over NBD to QEMU's client (qemu-io) and libnbd's nbdcopy. The Secondary's
 // backing file must equal the Primary's, also after a disconnect and a bitmap resync.
 import { execFile } from "node:child_process";
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NbdServer } from "../../services/replication/nbd/server.ts";
-import { Volume, newGeneration } from "../../services/replication/volume.ts";
+import { Volume } from "../../services/replication/volume.ts";
 import { ClusterKey } from "../../services/shared/wire.ts";
+import { formatCleanPair } from "./volume-pair.ts";
 
 const run = promisify(execFile);
 const SIZE_BYTES = 32 * 1024 * 1024;
@@ -37,13 +38,8 @@ describe.skipIf(!haveTools)("replicated volume served over NBD", () => {
     dir = mkdtempSync(join(tmpdir(), "hapd-vol-"));
     sock = file("vol0.sock");
     const key = new ClusterKey(new Uint8Array(32).fill(3));
-    const uuid = randomUUID();
-    const current = newGeneration();
     const port = 20000 + Math.floor(Math.random() * 20000);
-    for (const n of ["a", "b"]) {
-      writeFileSync(file(`${n}.img`), new Uint8Array(SIZE_BYTES));
-      Volume.format(file(`${n}.meta`), "vol0", { uuid, size_bytes: SIZE_BYTES, current, assumeClean: true });
-    }
+    formatCleanPair(file, SIZE_BYTES);
     const common = { name: "vol0", key, peerAddress: { host: "127.0.0.1", port }, log: (l: string, m: string) => logs.push(`${l} ${m}`) };
     // The test's cluster: outdating the peer is immediate (both run in this process).
     a = await Volume.open({ ...common, dataPath: file("a.img"), metaPath: file("a.meta"), nodeId: 1, peerId: 2, outdatePeer: async () => b.core.outdate().ok });
